@@ -1,0 +1,4 @@
+import CollectorApp
+import Shared
+
+await ServiceCommand<CollectorService>.runMain()

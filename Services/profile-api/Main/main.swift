@@ -1,0 +1,4 @@
+import ProfileAPIApp
+import Shared
+
+await ServiceCommand<ProfileAPIService>.runMain()

@@ -1,0 +1,4 @@
+import EngineApp
+import Shared
+
+await ServiceCommand<EngineService>.runMain()

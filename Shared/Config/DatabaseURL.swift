@@ -1,0 +1,73 @@
+import Foundation
+import PostgresNIO
+
+/// `DATABASE_URL` parsed into what `PostgresClient` needs: `postgres://user:password@host:port/db`.
+public struct DatabaseURL: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    public var requireTLS: Bool
+
+    public static let variable = "DATABASE_URL"
+
+    public init(host: String, port: Int, username: String, password: String?, database: String, requireTLS: Bool = false) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+        self.requireTLS = requireTLS
+    }
+
+    public init(parsing text: String, variable: String = DatabaseURL.variable) throws {
+        guard let components = URLComponents(string: text),
+              let scheme = components.scheme, ["postgres", "postgresql"].contains(scheme)
+        else {
+            throw ConfigError(variable: variable, message: "must look like postgres://user:password@host:port/database")
+        }
+        guard let host = components.host, !host.isEmpty else {
+            throw ConfigError(variable: variable, message: "has no host")
+        }
+        guard let user = components.user, !user.isEmpty else {
+            throw ConfigError(variable: variable, message: "has no user name")
+        }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        guard !database.isEmpty else {
+            throw ConfigError(variable: variable, message: "has no database name (the path after the host)")
+        }
+        let sslmode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value
+        self.init(
+            host: host,
+            port: components.port ?? 5432,
+            username: user.removingPercentEncoding ?? user,
+            password: components.password.map { $0.removingPercentEncoding ?? $0 },
+            database: database.removingPercentEncoding ?? database,
+            requireTLS: sslmode == "require"
+        )
+    }
+
+    /// The same server with another database, used by the test harness to create per-test databases.
+    public func with(database: String) -> DatabaseURL {
+        var copy = self
+        copy.database = database
+        return copy
+    }
+
+    /// A URL string without the password, safe for logs.
+    public var redacted: String {
+        "postgres://\(username)\(password == nil ? "" : ":***")@\(host):\(port)/\(database)"
+    }
+
+    public func clientConfiguration(maximumConnections: Int) -> PostgresClient.Configuration {
+        var configuration = PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database,
+            tls: requireTLS ? .require(.makeClientConfiguration()) : .disable
+        )
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(3)
+        configuration.options.keepAliveBehavior = .init(frequency: .seconds(15))
+        return configuration
+    }
+}

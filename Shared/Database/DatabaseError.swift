@@ -1,0 +1,50 @@
+import PostgresNIO
+
+/// What a database failure means to a caller; SQLSTATEs are interpreted here and nowhere else.
+public enum DatabaseFailure: Sendable, Equatable {
+    /// The server cannot be reached or the connection broke: retry later, answer 503.
+    case unavailable
+    /// 23505: a unique constraint rejected the row.
+    case duplicate
+    /// 40001/40P01: serialization failure or deadlock; the transaction may simply be retried.
+    case retryable
+    /// 23xxx other than 23505: the data broke a constraint.
+    case constraintViolation
+    /// 57014: statement timeout or cancel.
+    case timedOut
+    case other
+
+    public init(_ error: any Error) {
+        guard let psql = error as? PSQLError else {
+            self = error is CancellationError ? .timedOut : .other
+            return
+        }
+        if let state = psql.serverInfo?[.sqlState] {
+            switch state {
+            case "23505": self = .duplicate
+            case "40001", "40P01": self = .retryable
+            case "57014": self = .timedOut
+            case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004", "53300": self = .unavailable
+            case _ where state.hasPrefix("23"): self = .constraintViolation
+            default: self = .other
+            }
+            return
+        }
+        switch psql.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed:
+            self = .unavailable
+        default:
+            self = .other
+        }
+    }
+}
+
+/// `String(reflecting:)` of a PSQLError includes the server's message, which its description hides on purpose.
+public func describeDatabaseError(_ error: any Error) -> String {
+    if let psql = error as? PSQLError, let message = psql.serverInfo?[.message] {
+        let state = psql.serverInfo?[.sqlState] ?? "?"
+        let detail = psql.serverInfo?[.detail].map { " (\($0))" } ?? ""
+        return "\(message)\(detail) [SQLSTATE \(state)]"
+    }
+    return String(reflecting: error)
+}

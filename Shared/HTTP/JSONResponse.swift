@@ -1,0 +1,21 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Builds JSON responses from `JSONValue` or `Encodable` values with one encoder configuration.
+public enum JSONResponse {
+    public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
+        make(encodable: value, status: status, contentType: contentType)
+    }
+
+    public static func make(encodable value: some Encodable, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
