@@ -322,8 +322,6 @@ CREATE INDEX visitor_profiles_site_last_seen_idx ON visitor_profiles (site_id, l
 CREATE INDEX visitor_profiles_site_lead_score_idx ON visitor_profiles (site_id, lead_score DESC);
 CREATE INDEX visitor_profiles_merged_into_idx ON visitor_profiles (merged_into) WHERE merged_into IS NOT NULL;
 CREATE INDEX visitor_profiles_search_idx ON visitor_profiles USING gin (profile_search_vector(fields));
-CREATE INDEX visitor_profiles_site_email_idx ON visitor_profiles (site_id, lower(fields->>'email'));
-CREATE INDEX visitor_profiles_site_stage_idx ON visitor_profiles (site_id, stage);
 
 COMMENT ON TABLE visitor_profiles IS 'One row per visitor profile (anonymous or known). Typed fields live in fields (JSONB, configured by profile_fields.yaml); interests, sessions and metrics are relational tables referencing this one. A profile merged into another keeps its row with merged_into set and is excluded from reads.';
 COMMENT ON COLUMN visitor_profiles.fields IS 'Typed field values keyed by field name from profile_fields.yaml, e.g. {"email": "a@b.c", "name": "Ann", "company": {"name": "Acme"}}. GIN (jsonb_path_ops) index: use fields @> ''{"country":"DE"}''.';

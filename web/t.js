@@ -194,8 +194,10 @@
       referrer: referrer || '', search: location.search
     };
   }
-  function build(type, fields) {
-    var s = session(), pg = st.pv.page, c = consentState(), camp, tz, uid;
+  // passive: a report about the current page view (dwell time) that belongs to that
+  // page view's session and is not itself activity that extends or starts a session.
+  function build(type, fields, passive) {
+    var s = passive && st.pv.sid ? { id: st.pv.sid } : session(), pg = st.pv.page, c = consentState(), camp, tz, uid;
     var ctx = {
       library: { name: LIB, version: VERSION },
       page: pg,
@@ -220,10 +222,10 @@
     for (var k in fields) ev[k] = fields[k];
     return ev;
   }
-  function enqueue(type, fields) {
+  function enqueue(type, fields, passive) {
     if (!allowed()) return;
     var ev;
-    try { ev = JSON.parse(JSON.stringify(build(type, fields))); } catch (e) { warn(e); return; } // cyclic props
+    try { ev = JSON.parse(JSON.stringify(build(type, fields, passive))); } catch (e) { warn(e); return; } // cyclic props
     st.q.push(ev);
     if (st.q.length > MAX_QUEUE) st.q.splice(0, st.q.length - MAX_QUEUE);
     persist();
@@ -306,17 +308,22 @@
     schedule(ok ? 0 : Math.min(60000, 1000 * Math.pow(2, st.fails - 1)) * (1 + Math.random() / 4));
   }
   // On page hide: hand everything queued to sendBeacon, which outlives the page.
+  // A beacon reports nothing back, so while deliveries are failing (collector down,
+  // offline) the events also stay stored for the next page load to retry; the
+  // collector ignores a messageId it already has.
   function beacon() {
     if (!allowed()) return;
-    var batch;
+    var keep = st.fails > 0 || nav.onLine === false, sent = [], batch, ok;
     while (st.q.length) {
       batch = take();
-      var ok = false;
+      ok = false;
       try { ok = !!(nav.sendBeacon && nav.sendBeacon(cfg.host + '/v1/batch', body(batch))); } catch (e) { warn(e); }
       if (!ok) { st.q = batch.concat(st.q); break; }
+      sent = sent.concat(batch);
     }
+    if (keep) st.q = sent.concat(st.q);
     persist();
-    if (st.q.length && w.fetch) flush();      // keepalive fetch for what the beacon refused
+    if (!keep && st.q.length && w.fetch) flush();  // keepalive fetch for what the beacon refused
   }
 
   // ---- page views, dwell time, scroll depth
@@ -337,6 +344,7 @@
     if (name) f.name = String(name).slice(0, 200);
     enqueue('page', f);
     pv.sent = true;
+    pv.sid = st.sess && st.sess.id;
   }
   function accrue() {
     var pv = st.pv;
@@ -356,7 +364,7 @@
         dwell_ms: ms, total_dwell_ms: pv.total, max_scroll_depth: pv.depth,
         page_view_id: pv.id, reason: reason, url: pv.page.url, path: pv.page.path
       }
-    });
+    }, true);
   }
   function measureScroll() {
     st.scrollTimer = 0;

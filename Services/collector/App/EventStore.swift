@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Shared
+
+/// Writes batches of events: dedupe rows, events and their queue rows in one statement, so that
+/// an event is either stored with its work item or not at all.
+struct EventStore: Sendable {
+    enum Outcome: String, Sendable {
+        case stored, duplicate
+        case optedOut = "opted_out"
+        case erased
+    }
+
+    let client: PostgresClient
+
+    /// Named query `insert_event_batch`. `$1` is a JSON array of rows (see `PreparedEvent.row`);
+    /// one bind parameter for the whole batch. Opted-out and erased visitors are screened here,
+    /// next to the data, so every collector instance agrees at once.
+    static func insertEventBatch(_ rows: String) -> PostgresQuery {
+        """
+        WITH input AS (
+            SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS t(
+                ord int, site_id bigint, message_id text, type text, anonymous_id text, user_id text,
+                event text, name text, previous_id text, group_id text, properties jsonb, traits jsonb,
+                context jsonb, integrations jsonb, occurred_at timestamptz, sent_at timestamptz,
+                received_at timestamptz, client_ip inet, is_bot boolean, consent jsonb, shard smallint)
+        ), screened AS (
+            SELECT i.*,
+                EXISTS (SELECT 1 FROM opt_outs o WHERE o.site_id = i.site_id AND o.anonymous_id = i.anonymous_id) AS opted_out,
+                EXISTS (SELECT 1 FROM erasure_tombstones e WHERE e.site_id = i.site_id AND e.identity_hash IN (
+                    encode(sha256(convert_to('anonymous_id:' || i.anonymous_id, 'UTF8')), 'hex'),
+                    encode(sha256(convert_to('user_id:' || i.user_id, 'UTF8')), 'hex'))) AS erased
+            FROM input i
+        ), fresh AS (
+            INSERT INTO event_dedupe (site_id, message_id, event_id, received_at)
+            SELECT site_id, message_id, nextval('events_id_seq'), received_at FROM screened
+            WHERE NOT opted_out AND NOT erased
+            ORDER BY ord
+            ON CONFLICT DO NOTHING
+            RETURNING site_id, message_id, event_id
+        ), stored AS (
+            INSERT INTO events (id, site_id, message_id, type, anonymous_id, user_id, event, name, previous_id,
+                                group_id, properties, traits, context, integrations, occurred_at, sent_at,
+                                received_at, client_ip, is_bot, consent)
+            SELECT f.event_id, s.site_id, s.message_id, s.type, s.anonymous_id, s.user_id, s.event, s.name,
+                   s.previous_id, s.group_id, s.properties, s.traits, s.context, s.integrations, s.occurred_at,
+                   s.sent_at, s.received_at, s.client_ip, s.is_bot, s.consent
+            FROM fresh f JOIN screened s USING (site_id, message_id)
+            RETURNING id
+        ), queued AS (
+            INSERT INTO event_queue (event_id, event_received_at, site_id, shard)
+            SELECT f.event_id, s.received_at, s.site_id, s.shard
+            FROM fresh f JOIN screened s USING (site_id, message_id)
+            ORDER BY f.event_id
+            RETURNING id
+        )
+        SELECT s.ord,
+               CASE WHEN f.event_id IS NOT NULL THEN 'stored'
+                    WHEN s.opted_out THEN 'opted_out'
+                    WHEN s.erased THEN 'erased'
+                    ELSE 'duplicate' END
+        FROM screened s LEFT JOIN fresh f USING (site_id, message_id)
+        """
+    }
+
+    /// Writes `events` and returns each one's outcome, in order. A messageId repeated within the
+    /// batch (several requests can share one) is written once; the later copies are duplicates.
+    func write(_ events: [PreparedEvent], logger: Logger) async throws -> [Outcome] {
+        guard !events.isEmpty else { return [] }
+        struct Key: Hashable { let site: Int64; let message: String }
+        var seen = Set<Key>()
+        let encoder = JSONEncoder()
+        var json = "["
+        var written = 0
+        for (ordinal, event) in events.enumerated() where seen.insert(Key(site: event.siteID, message: event.messageID)).inserted {
+            if written > 0 { json += "," }
+            json += String(decoding: try encoder.encode(event.row(ordinal: ordinal)), as: UTF8.self)
+            written += 1
+        }
+        json += "]"
+        var outcomes = [Outcome](repeating: .duplicate, count: events.count)
+        let rows = try await client.query(Self.insertEventBatch(json), logger: logger)
+        for try await (ordinal, outcome) in rows.decode((Int, String).self) {
+            outcomes[ordinal] = Outcome(rawValue: outcome) ?? .duplicate
+        }
+        return outcomes
+    }
+
+    /// Named query `record_opt_out` / `remove_opt_out`: the visitor's choice persists across devices' retries.
+    func setOptOut(siteID: Int64, anonymousID: String, optedOut: Bool, logger: Logger) async throws {
+        if optedOut {
+            try await client.query(
+                "INSERT INTO opt_outs (site_id, anonymous_id) VALUES (\(siteID), \(anonymousID)) ON CONFLICT DO NOTHING",
+                logger: logger)
+        } else {
+            try await client.query("DELETE FROM opt_outs WHERE site_id = \(siteID) AND anonymous_id = \(anonymousID)", logger: logger)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Logging
+import PostgresNIO
+import Shared
+import Synchronization
+
+/// Looks sites up by write key, caching answers (including "unknown key") for a few seconds so
+/// that the hot path does not query Postgres per request.
+final class SiteDirectory: Sendable {
+    private struct Entry {
+        let site: Site?
+        let expires: ContinuousClock.Instant
+    }
+
+    private let client: PostgresClient
+    private let ttl: Duration
+    private let cache = Mutex<[String: Entry]>([:])
+
+    init(client: PostgresClient, cacheSeconds: Double) {
+        self.client = client
+        self.ttl = .milliseconds(Int(cacheSeconds * 1000))
+    }
+
+    func site(writeKey: String, logger: Logger) async throws -> Site? {
+        let now = ContinuousClock.now
+        if let entry = cache.withLock({ $0[writeKey] }), entry.expires > now {
+            return entry.site
+        }
+        let site = try await withTimeout(seconds: 3) { [client] in
+            try await Self.load(writeKey: writeKey, client: client, logger: logger)
+        }
+        cache.withLock { cache in
+            if cache.count > 10_000 { cache.removeAll() }  // bounded: unknown keys must not grow it forever
+            cache[writeKey] = Entry(site: site, expires: now + ttl)
+        }
+        return site
+    }
+
+    private static func load(writeKey: String, client: PostgresClient, logger: Logger) async throws -> Site? {
+        let rows = try await client.query(
+            """
+            SELECT id, slug, allowed_origins, consent_mode, honor_dnt, honor_gpc, bot_policy, ip_storage
+            FROM sites WHERE write_key = \(writeKey)
+            """, logger: logger)
+        for try await (id, slug, origins, consent, dnt, gpc, bots, ip) in rows.decode(
+            (Int64, String, [String], String, Bool, Bool, String, String).self
+        ) {
+            return Site(
+                id: id, slug: slug, allowedOrigins: origins,
+                consentMode: Site.ConsentMode(rawValue: consent) ?? .require,
+                honorDNT: dnt, honorGPC: gpc,
+                botPolicy: Site.BotPolicy(rawValue: bots) ?? .flag,
+                ipStorage: Site.IPStorage(rawValue: ip) ?? .truncate)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,20 @@
+/// The event queue is split into shards by visitor so that one worker at a time applies a
+/// visitor's events, in order. Collectors and engines must agree on the count, so it is fixed.
+public enum QueueShards {
+    public static let count = 64
+
+    /// FNV-1a of the site and visitor key: stable across processes and releases (Swift's `hashValue` is not).
+    public static func shard(siteID: Int64, visitor: String?) -> Int16 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "\(siteID):\(visitor ?? "")".utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return Int16(hash % UInt64(count))
+    }
+}
+
+/// The LISTEN/NOTIFY channel on which collectors wake engines (at most a few times a second).
+public enum QueueChannel {
+    public static let eventsQueued = "event_queue"
+}
