@@ -45,6 +45,12 @@ let package = Package(
         .executableTarget(name: "profile-engine", dependencies: ["EngineApp"], path: "Services/profile-engine/Main", swiftSettings: swiftSettings),
         .target(name: "ProfileAPIApp", dependencies: ["Shared"], path: "Services/profile-api/App", swiftSettings: swiftSettings),
         .executableTarget(name: "profile-api", dependencies: ["ProfileAPIApp"], path: "Services/profile-api/Main", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "bench-bare-http",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/BareHTTP",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ProfileBuilderTests",
             dependencies: [

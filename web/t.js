@@ -280,11 +280,12 @@
     if (st.inflight || !st.q.length || !allowed()) return;
     if (nav.onLine === false) return;            // the 'online' event resumes
     if (!w.fetch) { beacon(); return; }
-    var batch = take(), b = body(batch), p;
+    var batch = take(), b = body(batch), p, size = b.length * 3;
     st.inflight = batch;
     try {
+      if (size >= 60000) size = new Blob([b]).size;   // UTF-8 bytes
       p = fetch(cfg.host + '/v1/batch', {
-        method: 'POST', body: b, keepalive: b.length < 60000, credentials: 'omit', mode: 'cors'
+        method: 'POST', body: b, keepalive: size < 60000, credentials: 'omit', mode: 'cors'
       });
     } catch (e) { p = Promise.reject(e); }
     p.then(function (r) {
@@ -535,7 +536,7 @@
     if (cfg.autoPage && !st.pv.sent) sendPage();
     queued.forEach(function (c) { if (c && !early[c[0]]) api.push(c); });
 
-    ['pushState', 'replaceState'].forEach(function (m) {
+    ['pushState', 'replaceState'].forEach(safe(function (m) {
       var orig = history[m];
       if (typeof orig !== 'function') return;
       history[m] = function () {
@@ -543,7 +544,7 @@
         try { onRoute(); } catch (e) { warn(e); }
         return r;
       };
-    });
+    }));
     w.addEventListener('popstate', safe(onRoute));
     w.addEventListener('hashchange', safe(onRoute));
     d.addEventListener('click', safe(onClick), true);

@@ -101,6 +101,8 @@ public func withDatabase<T: Sendable>(_ environment: ServiceEnvironment, _ body:
             return nil
         }
         defer { group.cancelAll() }
+        // Let run() start before the first lease, which otherwise logs a warning.
+        try await Task.sleep(for: .milliseconds(20))
         return try await body(client)
     }
 }
