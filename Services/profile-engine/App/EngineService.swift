@@ -1,3 +1,5 @@
+import ArgumentParser
+import Foundation
 import Hummingbird
 import Shared
 
@@ -6,15 +8,44 @@ import Shared
 public enum EngineService: ServiceEntry {
     public static let name = "profile-engine"
     public static let abstract = "Builds visitor profiles from the event queue (HTTP only for health and metrics)."
+    public static var extraCommands: [any ParsableCommand.Type] { [ReplayCommand.self] }
 
     public static func buildApplication(_ environment: ServiceEnvironment) throws -> some ApplicationProtocol {
-        let port = try environment.reader.port("ENGINE_PORT", default: 8082)
-        let client = environment.makeClient()
+        let config = try EngineConfig(environment: environment.reader)
+        let client = environment.makeClient(maximumConnections: max(environment.common.databasePoolSize, config.workers * 2 + 2))
         let router = environment.makeRouter(client: client)
-        return environment.makeApplication(router: router, port: port, client: client)
+        let signal = WakeSignal()
+        let processor = BatchProcessor(
+            registry: environment.fields,
+            sessionizer: Sessionizer(timeout: TimeInterval(config.sessionTimeoutMinutes * 60)),
+            logger: environment.logger)
+        let workers = (0..<config.workers).map { _ in
+            QueueWorker(client: client, processor: processor, config: config, signal: signal, metrics: environment.metrics, logger: environment.logger)
+        }
+        let listener = QueueListener(database: environment.common.database, signal: signal, logger: environment.logger)
+        let maintenance = PartitionMaintenance(client: client, logger: environment.logger)
+        return environment.makeApplication(router: router, port: config.port, client: client,
+                                           services: [listener, maintenance] + workers)
     }
 
     public static func serve(_ environment: ServiceEnvironment) async throws {
         try await buildApplication(environment).runService()
+    }
+}
+
+/// `profile-engine replay`: puts dead-lettered events back on the queue.
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "replay", abstract: "Re-queue dead-lettered events (all, or by --id).")
+
+    @Option(name: .long, help: "A dead_letters.id to replay (repeatable); all when omitted.")
+    var id: [Int64] = []
+
+    func run() async throws {
+        let environment = try bootstrappedEnvironment(service: EngineService.name)
+        let ids = id.isEmpty ? nil : id
+        let count = try await withDatabase(environment) { client in
+            try await QueueRepository.replay(ids: ids, client: client, logger: environment.logger)
+        }
+        print("profile-engine replay: re-queued \(count) event(s)")
     }
 }

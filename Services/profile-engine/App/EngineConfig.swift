@@ -1,0 +1,36 @@
+import Shared
+
+/// The engine's settings, read once from the environment at start (documented in README.md).
+public struct EngineConfig: Sendable {
+    public var port: Int
+    /// Concurrent queue workers in this process; each holds one shard at a time.
+    public var workers: Int
+    /// Events claimed and applied per transaction (short transactions keep vacuum healthy).
+    public var batchSize: Int
+    /// How often an idle worker looks for work when no notification arrives.
+    public var pollIntervalMilliseconds: Int
+    /// A failing event is retried this many times (with exponential backoff) before it is dead-lettered.
+    public var maxAttempts: Int
+    public var retryBaseMilliseconds: Int
+    /// How long a visitor may be inactive before the next page view starts a new session.
+    public var sessionTimeoutMinutes: Int
+
+    public init(environment env: EnvironmentReader) throws {
+        port = try env.port("ENGINE_PORT", default: 8082)
+        workers = try env.int("ENGINE_WORKERS", default: 2, range: 1...64)
+        batchSize = try env.int("ENGINE_BATCH_SIZE", default: 200, range: 1...5000)
+        pollIntervalMilliseconds = try env.int("ENGINE_POLL_INTERVAL_MS", default: 1000, range: 10...60_000)
+        maxAttempts = try env.int("ENGINE_MAX_ATTEMPTS", default: 8, range: 1...100)
+        retryBaseMilliseconds = try env.int("ENGINE_RETRY_BASE_MS", default: 1000, range: 1...3_600_000)
+        sessionTimeoutMinutes = try env.int("SESSION_TIMEOUT_MINUTES", default: 30, range: 1...1440)
+    }
+
+    /// attempt⁴-style growth like River, capped at an hour, with ±20 % jitter so retries spread out.
+    public func retryDelayMilliseconds(afterAttempt attempt: Int) -> Int {
+        let base = Double(retryBaseMilliseconds) * pow2(min(attempt, 12))
+        let capped = min(base, 3_600_000)
+        return Int(capped * Double.random(in: 0.8...1.2))
+    }
+
+    private func pow2(_ n: Int) -> Double { Double(1 << max(0, n - 1)) }
+}

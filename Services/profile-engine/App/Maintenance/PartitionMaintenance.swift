@@ -1,0 +1,31 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Shared
+
+/// Keeps weekly `events` partitions created ahead of time (so rows never pile up in the default
+/// partition) and prunes the messageId dedupe window. Safe to run in every engine process.
+final class PartitionMaintenance: Service, Sendable {
+    private let client: PostgresClient
+    private let logger: Logger
+    /// Dedupe keys older than this are forgotten; a client retrying after that long is a new event.
+    static let dedupeWindowDays = 7
+
+    init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await client.query("SELECT count(*) FROM ensure_event_partitions((now() AT TIME ZONE 'UTC')::date, 5)", logger: logger)
+                try await client.query(
+                    "DELETE FROM event_dedupe WHERE received_at < now() - make_interval(days => \(Self.dedupeWindowDays))", logger: logger)
+            } catch {
+                logger.warning("partition maintenance failed", metadata: ["error": "\(describeDatabaseError(error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Shared
+
+/// Applies a batch of claimed events to profiles, identities, sessions, page views, chat and
+/// metrics, inside the caller's transaction (which also deletes the queue rows): all or nothing.
+struct BatchProcessor: Sendable {
+    let registry: FieldRegistry
+    let sessionizer: Sessionizer
+    let logger: Logger
+
+    struct Outcome: Sendable {
+        var applied = 0
+        var skipped = 0
+        var changedProfiles: Set<UUID> = []
+    }
+
+    struct FieldRejection: Sendable {
+        let siteID: Int64
+        let profileID: UUID
+        let field: String
+        let reason: String
+        let source: FieldSource
+        let eventID: Int64
+    }
+
+    func apply(_ items: [QueuedEvent], on tx: PostgresConnection) async throws -> Outcome {
+        var outcome = Outcome()
+        // Bots and events stripped of every identifier (consent) stay in the raw log only.
+        let candidates = items.compactMap(\.event).filter { !$0.isBot && $0.deviceKey != nil }
+        let erased = try await erasedEvents(candidates, on: tx)
+        let events = candidates.filter { !erased.contains($0.id) }.sorted { ($0.occurredAt, $0.id) < ($1.occurredAt, $1.id) }
+        outcome.skipped = items.count - events.count
+        guard !events.isEmpty else { return outcome }
+
+        let resolution = try await IdentityResolver(registry: registry, logger: logger).resolve(events, on: tx)
+        var profiles = try await loadProfiles(Set(resolution.profileOfEvent.values), created: resolution.created, on: tx)
+        var rejections: [FieldRejection] = []
+        for event in events {
+            guard let id = resolution.profileOfEvent[event.id], var profile = profiles[id] else { continue }
+            profile.firstEventID = profile.firstEventID ?? event.id
+            profile.seen(at: event.occurredAt)
+            if event.type == "identify" {
+                for (name, raw) in TraitMapping.fields(from: event.traits, registry: registry) {
+                    guard let field = registry[name] else { continue }
+                    switch field.normalize(raw) {
+                    case .success(let value):
+                        profile.offer(field, value: value, provenance: FieldProvenance(source: .identify, at: event.occurredAt, eventID: event.id))
+                    case .failure(let error):
+                        rejections.append(FieldRejection(siteID: event.siteID, profileID: id, field: name, reason: error.message,
+                                                         source: .identify, eventID: event.id))
+                    }
+                }
+            }
+            if event.type == "page", let campaign = PageViewInput(event: event, profileID: id)?.campaign?.name,
+               let field = registry["first_touch_campaign"], case .success(let value) = field.normalize(.string(campaign)) {
+                profile.offer(field, value: value, provenance: FieldProvenance(source: .inferred, at: event.occurredAt, eventID: event.id))
+            }
+            if event.userID != nil { profile.markKnown(reason: "user id \(event.type == "identify" ? "identified" : "seen")") }
+            if profile.fields["email"] != nil { profile.markKnown(reason: "email known") }
+            profiles[id] = profile
+            outcome.applied += 1
+        }
+
+        var touchedSessions = try await writePageViews(events, resolution: resolution, on: tx)
+        touchedSessions.formUnion(try await applyPageEngagement(events, resolution: resolution, on: tx))
+        try await writeChat(events, resolution: resolution, on: tx)
+        try await refreshSessions(touchedSessions, on: tx)
+        try await refreshEngagement(Set(profiles.keys), on: tx)
+        try await writeProfiles(Array(profiles.values), on: tx)
+        try await writeRejections(rejections, on: tx)
+        outcome.changedProfiles = try await recordChanges(Array(profiles.values), merges: resolution.merges, on: tx)
+        return outcome
+    }
+
+    // MARK: - Erasure
+
+    /// Named query `erased_identities`: events of an erased visitor are dropped, not rebuilt.
+    private func erasedEvents(_ events: [StoredEvent], on tx: PostgresConnection) async throws -> Set<Int64> {
+        let keysOfEvent = events.map { ($0, IdentityKey.keys(of: $0, registry: registry)) }
+        let hashes = Array(Set(keysOfEvent.flatMap { $0.1.map(\.tombstoneHash) }))
+        guard !hashes.isEmpty else { return [] }
+        let rows = try await tx.query("SELECT identity_hash FROM erasure_tombstones WHERE identity_hash = ANY(\(hashes))", logger: logger)
+        var erased = Set<String>()
+        for try await hash in rows.decode(String.self) { erased.insert(hash) }
+        guard !erased.isEmpty else { return [] }
+        return Set(keysOfEvent.filter { $0.1.contains { erased.contains($0.tombstoneHash) } }.map { $0.0.id })
+    }
+
+    // MARK: - Profiles
+
+    private func loadProfiles(_ ids: Set<UUID>, created: Set<UUID>, on tx: PostgresConnection) async throws -> [UUID: ProfileState] {
+        let rows = try await tx.query(
+            """
+            SELECT id, site_id, fields::text, field_meta::text, first_seen_at, last_seen_at, stage
+            FROM visitor_profiles WHERE id = ANY(\(Array(ids))) ORDER BY id FOR UPDATE
+            """, logger: logger)
+        var profiles: [UUID: ProfileState] = [:]
+        for try await (id, site, fields, meta, first, last, stage) in rows.decode((UUID, Int64, String, String, Date?, Date?, String).self) {
+            profiles[id] = ProfileState(id: id, siteID: site, fields: StoredEvent.decodeObject(fields), meta: StoredEvent.decodeObject(meta),
+                                        firstSeen: first, lastSeen: last, stage: stage, originalStage: stage, isNew: created.contains(id))
+        }
+        return profiles
+    }
+
+    /// Named query `update_profiles`.
+    private func writeProfiles(_ profiles: [ProfileState], on tx: PostgresConnection) async throws {
+        guard !profiles.isEmpty else { return }
+        try await tx.query(
+            """
+            UPDATE visitor_profiles p SET fields = u.fields, field_meta = u.field_meta, first_seen_at = u.first_seen_at,
+                   last_seen_at = u.last_seen_at, stage = u.stage, version = p.version + 1, updated_at = now()
+            FROM jsonb_to_recordset(\(JSONValue.array(profiles.map(\.row)).jsonText)::jsonb)
+                 AS u(id uuid, fields jsonb, field_meta jsonb, first_seen_at timestamptz, last_seen_at timestamptz, stage text)
+            WHERE p.id = u.id
+            """, logger: logger)
+    }
+
+    /// Named query `insert_field_rejections`: invalid values are not stored, but an operator can see why.
+    private func writeRejections(_ rejections: [FieldRejection], on tx: PostgresConnection) async throws {
+        guard !rejections.isEmpty else { return }
+        let rows = JSONValue.array(rejections.map {
+            ["site_id": .number(Double($0.siteID)), "profile_id": .string($0.profileID.uuidString), "field": .string($0.field),
+             "reason": .string($0.reason), "source": .string($0.source.rawValue), "event_id": .number(Double($0.eventID))]
+        })
+        try await tx.query(
+            """
+            INSERT INTO field_rejections (site_id, profile_id, field, reason, source, event_id)
+            SELECT * FROM jsonb_to_recordset(\(rows.jsonText)::jsonb)
+                 AS r(site_id bigint, profile_id uuid, field text, reason text, source text, event_id bigint)
+            """, logger: logger)
+    }
+
+    /// Named query `record_profile_changes`: the change log that webhooks and live readers follow,
+    /// and one `profile_updated` notification per changed profile (delivered at commit).
+    private func recordChanges(_ profiles: [ProfileState], merges: [(loser: UUID, winner: UUID)], on tx: PostgresConnection) async throws -> Set<UUID> {
+        var changes: [JSONValue] = []
+        var transitions: [JSONValue] = []
+        for profile in profiles {
+            let base: [String: JSONValue] = ["site_id": .number(Double(profile.siteID)), "profile_id": .string(profile.id.uuidString),
+                                             "event_id": profile.firstEventID.map { .number(Double($0)) } ?? .null]
+            if profile.isNew {
+                changes.append(.object(base.merging(["kind": "created", "changes": ["fields": .array(profile.changedFields.sorted().map(JSONValue.string))]]) { $1 }))
+            } else if !profile.changedFields.isEmpty {
+                changes.append(.object(base.merging(["kind": "updated", "changes": ["fields": .array(profile.changedFields.sorted().map(JSONValue.string))]]) { $1 }))
+            }
+            if profile.stage != profile.originalStage {
+                changes.append(.object(base.merging(["kind": "stage_changed", "changes": ["from": .string(profile.originalStage), "to": .string(profile.stage)]]) { $1 }))
+                transitions.append(.object(base.merging(["from_stage": .string(profile.originalStage), "to_stage": .string(profile.stage),
+                                                         "reason": .string(profile.stageReason ?? "")]) { $1 }))
+            }
+        }
+        if !changes.isEmpty {
+            try await tx.query(
+                """
+                INSERT INTO profile_changes (site_id, profile_id, kind, changes, event_id)
+                SELECT * FROM jsonb_to_recordset(\(JSONValue.array(changes).jsonText)::jsonb)
+                     AS c(site_id bigint, profile_id uuid, kind text, changes jsonb, event_id bigint)
+                """, logger: logger)
+        }
+        if !transitions.isEmpty {
+            try await tx.query(
+                """
+                INSERT INTO stage_transitions (site_id, profile_id, from_stage, to_stage, reason, event_id)
+                SELECT site_id, profile_id, from_stage, to_stage, reason, event_id
+                FROM jsonb_to_recordset(\(JSONValue.array(transitions).jsonText)::jsonb)
+                     AS t(site_id bigint, profile_id uuid, from_stage text, to_stage text, reason text, event_id bigint)
+                """, logger: logger)
+        }
+        var changed = Set(changes.compactMap { $0["profile_id"]?.stringValue.flatMap(UUID.init(uuidString:)) })
+        changed.formUnion(merges.map(\.winner))
+        if !changed.isEmpty {
+            try await tx.query("SELECT pg_notify('profile_updated', id::text) FROM unnest(\(Array(changed))::uuid[]) AS id", logger: logger)
+        }
+        return changed
+    }
+}

@@ -1,0 +1,37 @@
+import Crypto
+import Foundation
+import Shared
+
+/// One way a visitor is known on a site: an anonymous id, a user id or an email.
+struct IdentityKey: Hashable, Sendable {
+    enum Kind: String, Sendable { case anonymousID = "anonymous_id", userID = "user_id", email }
+
+    let siteID: Int64
+    let kind: Kind
+    let value: String
+
+    /// The erasure tombstone of this identity: SHA-256 of `kind:value`, so no PII is kept for it.
+    var tombstoneHash: String {
+        SHA256.hash(data: Data("\(kind.rawValue):\(value)".utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    var row: JSONValue {
+        ["site_id": .number(Double(siteID)), "kind": .string(kind.rawValue), "value": .string(value)]
+    }
+
+    /// The identities an event names. An alias's previousId is usually the anonymous id it
+    /// replaces; `identify` traits may carry an email, which links devices of the same person.
+    static func keys(of event: StoredEvent, registry: FieldRegistry) -> [IdentityKey] {
+        var keys: [IdentityKey] = []
+        if let anonymous = event.anonymousID { keys.append(IdentityKey(siteID: event.siteID, kind: .anonymousID, value: anonymous)) }
+        if let user = event.userID { keys.append(IdentityKey(siteID: event.siteID, kind: .userID, value: user)) }
+        if event.type == "alias", let previous = event.previousID {
+            keys.append(IdentityKey(siteID: event.siteID, kind: .anonymousID, value: previous))
+        }
+        if event.type == "identify", let raw = event.traits["email"], let definition = registry["email"],
+           case .success(let email) = definition.normalize(raw), let text = email.stringValue {
+            keys.append(IdentityKey(siteID: event.siteID, kind: .email, value: text))
+        }
+        return keys
+    }
+}

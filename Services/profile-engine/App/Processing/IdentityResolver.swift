@@ -1,0 +1,144 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Shared
+
+/// Resolves each event to its profile, creating profiles for new visitors and merging profiles
+/// that turn out to be the same person (identify, alias, a shared email). The loser of a merge is
+/// kept as a pointer (`merged_into`) so its old ids still resolve. Two profiles that each have
+/// their own user id are never merged (a shared computer, not one person).
+struct IdentityResolver: Sendable {
+    let registry: FieldRegistry
+    let logger: Logger
+
+    struct Resolution: Sendable {
+        var profileOfEvent: [Int64: UUID] = [:]
+        var created: Set<UUID> = []
+        var merges: [(loser: UUID, winner: UUID)] = []
+    }
+
+    private struct Known {
+        var createdAt: Date
+        var userIDs: Set<String>
+    }
+
+    func resolve(_ events: [StoredEvent], on tx: PostgresConnection) async throws -> Resolution {
+        let keysOfEvent = Dictionary(uniqueKeysWithValues: events.map { ($0.id, IdentityKey.keys(of: $0, registry: registry)) })
+        let allKeys = Set(keysOfEvent.values.flatMap { $0 })
+        var owner = try await existingOwners(Array(allKeys), on: tx)
+        var known = try await lockProfiles(Set(owner.values), on: tx)
+        var resolution = Resolution()
+        var newIdentities: [IdentityKey: UUID] = [:]
+        var siteOfNew: [UUID: (Int64, Date)] = [:]
+
+        for event in events {
+            let keys = keysOfEvent[event.id] ?? []
+            var owners: [UUID] = []
+            for key in keys { if let id = owner[key], !owners.contains(id) { owners.append(id) } }
+            let target: UUID
+            if owners.isEmpty {
+                target = UUID()
+                resolution.created.insert(target)
+                siteOfNew[target] = (event.siteID, event.occurredAt)
+                known[target] = Known(createdAt: Date(), userIDs: [])
+            } else {
+                // Oldest profile wins; profiles with different user ids stay apart.
+                let ordered = owners.sorted { (known[$0]?.createdAt ?? .distantFuture, $0.uuidString) < (known[$1]?.createdAt ?? .distantFuture, $1.uuidString) }
+                var winner = ordered[0]
+                if let user = event.userID, let userOwner = owner[IdentityKey(siteID: event.siteID, kind: .userID, value: user)] {
+                    winner = userOwner
+                }
+                for loser in ordered where loser != winner {
+                    let winnerUsers = known[winner]?.userIDs ?? []
+                    let loserUsers = known[loser]?.userIDs ?? []
+                    if !winnerUsers.isEmpty && !loserUsers.isEmpty && winnerUsers.isDisjoint(with: loserUsers) { continue }
+                    resolution.merges.append((loser, winner))
+                    known[winner]?.userIDs.formUnion(loserUsers)
+                    for (key, id) in owner where id == loser { owner[key] = winner }
+                    for (key, id) in newIdentities where id == loser { newIdentities[key] = winner }
+                    for (eventID, id) in resolution.profileOfEvent where id == loser { resolution.profileOfEvent[eventID] = winner }
+                    if resolution.created.remove(loser) != nil { siteOfNew[loser] = nil }
+                }
+                target = winner
+            }
+            for key in keys where owner[key] == nil {
+                // An anonymous id already owned by another profile (with another user) stays where it is.
+                owner[key] = target
+                newIdentities[key] = target
+                if key.kind == .userID { known[target, default: Known(createdAt: Date(), userIDs: [])].userIDs.insert(key.value) }
+            }
+            resolution.profileOfEvent[event.id] = target
+        }
+
+        try await insertProfiles(siteOfNew, on: tx)
+        try await insertIdentities(newIdentities, on: tx)
+        for merge in resolution.merges where !resolution.created.contains(merge.loser) {
+            try await ProfileMerger(registry: registry, logger: logger).merge(loser: merge.loser, into: merge.winner, on: tx)
+        }
+        return resolution
+    }
+
+    /// Named query `owners_of_identities`.
+    private func existingOwners(_ keys: [IdentityKey], on tx: PostgresConnection) async throws -> [IdentityKey: UUID] {
+        guard !keys.isEmpty else { return [:] }
+        let rows = try await tx.query(
+            """
+            SELECT pi.site_id, pi.kind, pi.value, pi.profile_id
+            FROM jsonb_to_recordset(\(JSONValue.array(keys.map(\.row)).jsonText)::jsonb) AS k(site_id bigint, kind text, value text)
+            JOIN profile_identities pi USING (site_id, kind, value)
+            """, logger: logger)
+        var owners: [IdentityKey: UUID] = [:]
+        for try await (site, kind, value, profile) in rows.decode((Int64, String, String, UUID).self) {
+            guard let kind = IdentityKey.Kind(rawValue: kind) else { continue }
+            owners[IdentityKey(siteID: site, kind: kind, value: value)] = profile
+        }
+        return owners
+    }
+
+    /// Named query `lock_profiles`: in id order, so concurrent workers cannot deadlock on them.
+    private func lockProfiles(_ ids: Set<UUID>, on tx: PostgresConnection) async throws -> [UUID: Known] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await tx.query(
+            """
+            SELECT p.id, p.created_at,
+                   coalesce((SELECT array_agg(pi.value) FROM profile_identities pi WHERE pi.profile_id = p.id AND pi.kind = 'user_id'), '{}')
+            FROM visitor_profiles p WHERE p.id = ANY(\(Array(ids))) ORDER BY p.id FOR UPDATE
+            """, logger: logger)
+        var known: [UUID: Known] = [:]
+        for try await (id, createdAt, users) in rows.decode((UUID, Date, [String]).self) {
+            known[id] = Known(createdAt: createdAt, userIDs: Set(users))
+        }
+        return known
+    }
+
+    private func insertProfiles(_ profiles: [UUID: (Int64, Date)], on tx: PostgresConnection) async throws {
+        guard !profiles.isEmpty else { return }
+        let ids = Array(profiles.keys)
+        let sites = ids.map { profiles[$0]!.0 }
+        try await tx.query(
+            """
+            INSERT INTO visitor_profiles (id, site_id)
+            SELECT * FROM unnest(\(ids)::uuid[], \(sites)::bigint[])
+            """, logger: logger)
+    }
+
+    /// A concurrent worker creating the same identity makes this fail with a unique violation;
+    /// the batch is then retried and finds the other worker's profile.
+    private func insertIdentities(_ identities: [IdentityKey: UUID], on tx: PostgresConnection) async throws {
+        guard !identities.isEmpty else { return }
+        let keys = Array(identities.keys)
+        try await tx.query(
+            """
+            INSERT INTO profile_identities (site_id, kind, value, profile_id)
+            SELECT * FROM unnest(\(keys.map(\.siteID))::bigint[], \(keys.map(\.kind.rawValue))::text[],
+                                 \(keys.map(\.value))::text[], \(keys.map { identities[$0]! })::uuid[])
+            """, logger: logger)
+    }
+}
+
+extension JSONValue {
+    /// Compact JSON text, for binding as one `jsonb` parameter.
+    var jsonText: String {
+        (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? "null"
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Shared
+
+/// The engine's queue SQL: finding shards with work, claiming a shard's batch, finishing,
+/// retrying and dead-lettering. Each query is named after what it does.
+struct QueueRepository: Sendable {
+    /// Key space of the per-shard advisory locks (`pg_try_advisory_xact_lock(lockSpace, shard)`).
+    static let lockSpace: Int32 = 0x5042
+
+    let logger: Logger
+
+    /// Named query `shards_with_work`: a skip scan over the (shard, id) index, one probe per shard,
+    /// instead of scanning a possibly long queue.
+    func shardsWithWork(_ client: PostgresClient) async throws -> [Int16] {
+        let rows = try await client.query(
+            """
+            WITH RECURSIVE s AS (
+                (SELECT shard FROM event_queue ORDER BY shard LIMIT 1)
+                UNION ALL
+                SELECT (SELECT q.shard FROM event_queue q WHERE q.shard > s.shard ORDER BY q.shard LIMIT 1)
+                FROM s WHERE s.shard IS NOT NULL
+            )
+            SELECT shard FROM s WHERE shard IS NOT NULL
+            """, logger: logger)
+        var shards: [Int16] = []
+        for try await shard in rows.decode(Int16.self) { shards.append(shard) }
+        return shards
+    }
+
+    /// Named query `lock_shard`: one worker per shard at a time, so a visitor's events are applied
+    /// in order; the lock ends with the transaction (or the connection, if the worker dies).
+    func lockShard(_ shard: Int16, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockSpace), \(Int32(shard)))", logger: logger)
+        for try await locked in rows.decode(Bool.self) { return locked }
+        return false
+    }
+
+    /// Named query `claim_shard_batch`: the oldest ready rows of the shard with their events.
+    func claim(shard: Int16, limit: Int, onlyQueueID: Int64? = nil, on connection: PostgresConnection) async throws -> [QueuedEvent] {
+        let rows = try await connection.query(
+            """
+            WITH claimed AS MATERIALIZED (
+                SELECT id FROM event_queue
+                WHERE shard = \(shard) AND available_at <= now() AND (\(onlyQueueID)::bigint IS NULL OR id = \(onlyQueueID))
+                ORDER BY id LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            SELECT q.id, q.attempts, q.event_id, q.event_received_at, q.site_id,
+                   e.type, e.message_id, e.anonymous_id, e.user_id, e.name, e.event, e.previous_id,
+                   e.properties::text, e.traits::text, e.context::text, e.occurred_at, e.is_bot
+            FROM claimed c
+            JOIN event_queue q ON q.id = c.id
+            LEFT JOIN events e ON e.id = q.event_id AND e.received_at = q.event_received_at
+            ORDER BY q.id
+            """, logger: logger)
+        var claimed: [QueuedEvent] = []
+        for try await row in rows {
+            let columns = row.makeRandomAccess()
+            let (queueID, attempts, eventID) = try (columns[0].decode(Int64.self), columns[1].decode(Int.self), columns[2].decode(Int64.self))
+            let (receivedAt, siteID) = try (columns[3].decode(Date.self), columns[4].decode(Int64.self))
+            let type = try columns[5].decode(String?.self)
+            let messageID = try columns[6].decode(String?.self)
+            let (anonymousID, userID, name, eventName, previousID) = try (
+                columns[7].decode(String?.self), columns[8].decode(String?.self), columns[9].decode(String?.self),
+                columns[10].decode(String?.self), columns[11].decode(String?.self))
+            let (properties, traits, context) = try (columns[12].decode(String?.self), columns[13].decode(String?.self), columns[14].decode(String?.self))
+            let (occurredAt, isBot) = try (columns[15].decode(Date?.self), columns[16].decode(Bool?.self))
+            var stored: StoredEvent?
+            if let type, let occurredAt {
+                stored = StoredEvent(
+                    id: eventID, siteID: siteID, type: type, messageID: messageID ?? "", anonymousID: anonymousID, userID: userID, name: name,
+                    eventName: eventName, previousID: previousID,
+                    properties: StoredEvent.decodeObject(properties), traits: StoredEvent.decodeObject(traits),
+                    context: StoredEvent.decodeObject(context), occurredAt: occurredAt, isBot: isBot ?? false)
+            }
+            claimed.append(QueuedEvent(queueID: queueID, attempts: attempts, shard: shard, eventID: eventID,
+                                       receivedAt: receivedAt, siteID: siteID, event: stored))
+        }
+        return claimed
+    }
+
+    /// Named query `finish_queue_rows`: the work is done in the same transaction, so it happens once.
+    func finish(_ queueIDs: [Int64], on connection: PostgresConnection) async throws {
+        try await connection.query("DELETE FROM event_queue WHERE id = ANY(\(queueIDs))", logger: logger)
+    }
+
+    /// Named query `retry_or_dead_letter`: backs a failed row off, or moves it to `dead_letters`
+    /// once it has used its attempts, so one poison event never blocks the others.
+    func recordFailure(_ item: QueuedEvent, error: String, maxAttempts: Int, delayMilliseconds: Int, client: PostgresClient) async throws -> Bool {
+        let attempts = item.attempts + 1
+        let message = String(error.prefix(2000))
+        if attempts >= maxAttempts {
+            try await client.withTransaction(logger: logger) { tx in
+                try await tx.query(
+                    """
+                    INSERT INTO dead_letters (event_id, event_received_at, site_id, shard, attempts, last_error)
+                    VALUES (\(item.eventID), \(item.receivedAt), \(item.siteID), \(item.shard), \(attempts), \(message))
+                    """, logger: logger)
+                try await tx.query("DELETE FROM event_queue WHERE id = \(item.queueID)", logger: logger)
+            }
+            return true
+        }
+        try await client.query(
+            """
+            UPDATE event_queue SET attempts = \(attempts), last_error = \(message),
+                   available_at = now() + make_interval(secs => \(Double(delayMilliseconds) / 1000))
+            WHERE id = \(item.queueID)
+            """, logger: logger)
+        return false
+    }
+
+    /// Named query `replay_dead_letters`: puts dead letters back on the queue with fresh attempts.
+    static func replay(ids: [Int64]?, client: PostgresClient, logger: Logger) async throws -> Int {
+        try await client.withTransaction(logger: logger) { tx in
+            let rows = try await tx.query(
+                """
+                WITH moved AS (
+                    DELETE FROM dead_letters WHERE \(ids)::bigint[] IS NULL OR id = ANY(\(ids)::bigint[])
+                    RETURNING event_id, event_received_at, site_id, shard
+                )
+                INSERT INTO event_queue (event_id, event_received_at, site_id, shard)
+                SELECT event_id, event_received_at, site_id, shard FROM moved
+                RETURNING id
+                """, logger: logger)
+            var count = 0
+            for try await _ in rows { count += 1 }
+            return count
+        }
+    }
+}
