@@ -15,6 +15,16 @@ public enum DatabaseFailure: Sendable, Equatable {
     case other
 
     public init(_ error: any Error) {
+        // withTransaction wraps the failure of BEGIN, the body or COMMIT.
+        if let transaction = error as? PostgresTransactionError,
+           let inner = transaction.closureError ?? transaction.commitError ?? transaction.beginError {
+            self.init(inner)
+            return
+        }
+        if error is ConcurrentUpdateConflict {
+            self = .retryable
+            return
+        }
         guard let psql = error as? PSQLError else {
             self = error is CancellationError ? .timedOut : .other
             return
@@ -41,10 +51,21 @@ public enum DatabaseFailure: Sendable, Equatable {
 
 /// `String(reflecting:)` of a PSQLError includes the server's message, which its description hides on purpose.
 public func describeDatabaseError(_ error: any Error) -> String {
+    if let transaction = error as? PostgresTransactionError,
+       let inner = transaction.closureError ?? transaction.commitError ?? transaction.beginError {
+        return describeDatabaseError(inner)
+    }
     if let psql = error as? PSQLError, let message = psql.serverInfo?[.message] {
         let state = psql.serverInfo?[.sqlState] ?? "?"
         let detail = psql.serverInfo?[.detail].map { " (\($0))" } ?? ""
         return "\(message)\(detail) [SQLSTATE \(state)]"
     }
     return String(reflecting: error)
+}
+
+/// Raised when rows read before taking a lock turned out to have been changed by another
+/// transaction (e.g. a profile merged away meanwhile): the work is simply run again.
+public struct ConcurrentUpdateConflict: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

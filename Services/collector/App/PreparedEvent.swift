@@ -23,7 +23,10 @@ struct PreparedEvent: Sendable {
     var isBot: Bool
     var consent: JSONValue?
 
-    var shard: Int16 { QueueShards.shard(siteID: siteID, visitor: anonymousID ?? userID) }
+    /// An alias usually names the anonymous id it replaces, so it goes with that visitor's other events.
+    var shard: Int16 {
+        QueueShards.shard(siteID: siteID, visitor: anonymousID ?? (type == "alias" ? previousID : nil) ?? userID)
+    }
 
     static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 

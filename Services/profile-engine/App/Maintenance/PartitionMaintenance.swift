@@ -21,7 +21,7 @@ final class PartitionMaintenance: Service, Sendable {
             do {
                 try await client.query("SELECT count(*) FROM ensure_event_partitions((now() AT TIME ZONE 'UTC')::date, 5)", logger: logger)
                 try await client.query(
-                    "DELETE FROM event_dedupe WHERE received_at < now() - make_interval(days => \(Self.dedupeWindowDays))", logger: logger)
+                    "DELETE FROM event_dedupe WHERE received_at < now() - \(Int32(Self.dedupeWindowDays)) * interval '1 day'", logger: logger)
             } catch {
                 logger.warning("partition maintenance failed", metadata: ["error": "\(describeDatabaseError(error))"])
             }

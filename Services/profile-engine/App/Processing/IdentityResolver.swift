@@ -35,15 +35,21 @@ struct IdentityResolver: Sendable {
             let keys = keysOfEvent[event.id] ?? []
             var owners: [UUID] = []
             for key in keys { if let id = owner[key], !owners.contains(id) { owners.append(id) } }
+            // A profile that already has another user id is someone else (a shared computer): the
+            // event's user gets a profile of their own and the anonymous id stays where it is.
+            let compatible = owners.filter { id in
+                guard let user = event.userID, let users = known[id]?.userIDs, !users.isEmpty else { return true }
+                return users.contains(user)
+            }
             let target: UUID
-            if owners.isEmpty {
+            if compatible.isEmpty {
                 target = UUID()
                 resolution.created.insert(target)
                 siteOfNew[target] = (event.siteID, event.occurredAt)
                 known[target] = Known(createdAt: Date(), userIDs: [])
             } else {
                 // Oldest profile wins; profiles with different user ids stay apart.
-                let ordered = owners.sorted { (known[$0]?.createdAt ?? .distantFuture, $0.uuidString) < (known[$1]?.createdAt ?? .distantFuture, $1.uuidString) }
+                let ordered = compatible.sorted { (known[$0]?.createdAt ?? .distantFuture, $0.uuidString) < (known[$1]?.createdAt ?? .distantFuture, $1.uuidString) }
                 var winner = ordered[0]
                 if let user = event.userID, let userOwner = owner[IdentityKey(siteID: event.siteID, kind: .userID, value: user)] {
                     winner = userOwner
@@ -100,14 +106,17 @@ struct IdentityResolver: Sendable {
         guard !ids.isEmpty else { return [:] }
         let rows = try await tx.query(
             """
-            SELECT p.id, p.created_at,
+            SELECT p.id, p.created_at, p.merged_into IS NOT NULL,
                    coalesce((SELECT array_agg(pi.value) FROM profile_identities pi WHERE pi.profile_id = p.id AND pi.kind = 'user_id'), '{}')
             FROM visitor_profiles p WHERE p.id = ANY(\(Array(ids))) ORDER BY p.id FOR UPDATE
             """, logger: logger)
         var known: [UUID: Known] = [:]
-        for try await (id, createdAt, users) in rows.decode((UUID, Date, [String]).self) {
+        for try await (id, createdAt, merged, users) in rows.decode((UUID, Date, Bool, [String]).self) {
+            // Another worker merged this profile away after we read its identities: start over.
+            if merged { throw ConcurrentUpdateConflict("profile \(id) was merged by another worker") }
             known[id] = Known(createdAt: createdAt, userIDs: Set(users))
         }
+        if known.count < ids.count { throw ConcurrentUpdateConflict("a profile disappeared while it was being resolved") }
         return known
     }
 

@@ -99,8 +99,9 @@ final class QueueWorker: Service, Sendable {
             } catch {
                 let failure = DatabaseFailure(error)
                 // Another worker created the same visitor or locked the same profiles: just run it again.
-                if (failure == .duplicate || failure == .retryable) && retry < 3 {
+                if (failure == .duplicate || failure == .retryable) && retry < 10 {
                     retry += 1
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...20) * retry))
                     continue
                 }
                 if failure == .unavailable { throw error }
@@ -127,7 +128,10 @@ final class QueueWorker: Service, Sendable {
                 }
                 applied.increment()
             } catch {
-                if DatabaseFailure(error) == .unavailable { throw error }
+                let failure = DatabaseFailure(error)
+                if failure == .unavailable { throw error }
+                // A conflict with another worker is not the event's fault: it stays queued as it is.
+                if failure == .duplicate || failure == .retryable { continue }
                 failed.increment()
                 let dead = try await queue.recordFailure(
                     item, error: describeDatabaseError(error), maxAttempts: config.maxAttempts,
