@@ -115,7 +115,9 @@ struct CollectorController: Sendable {
         guard let origin = request.headers[CORSHeaders.origin] else { return (site, [:]) }
         guard site.allows(origin: origin) else {
             count("rejected_forbidden_origin")
-            throw APIError(.forbidden, code: "origin_not_allowed", detail: "origin '\(origin.prefix(200))' is not allowed for this site", field: "Origin")
+            // Readable by the page, so the tracker sees a final 403 instead of retrying a "network error".
+            throw APIError(.forbidden, code: "origin_not_allowed", detail: "origin '\(origin.prefix(200))' is not allowed for this site",
+                           field: "Origin", headers: [.accessControlAllowOrigin: "*"])
         }
         return (site, CORSHeaders.allow(origin: origin))
     }

@@ -11,8 +11,11 @@ struct StaticFilesController: Sendable {
     let demoMode: Bool
 
     func addRoutes(to router: Router<ServiceRequestContext>) {
+        // The minified copy (scripts/tracker-size --write) is what sites load; the readable one is its source.
+        let tracker = FileManager.default.fileExists(atPath: URL(fileURLWithPath: webDirectory).appendingPathComponent("t.min.js").path)
+            ? "t.min.js" : "t.js"
         router.get("/t.js") { request, _ in
-            try serve(request, relativePath: "t.js", cacheSeconds: 3600)
+            try serve(request, relativePath: tracker, cacheSeconds: 3600)
         }
         guard demoMode else { return }
         router.get("/demo") { _, _ in Response(status: .movedPermanently, headers: [.location: "/demo/"]) }
