@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import PostgresNIO
 
 /// Turns every error into a JSON problem response, so no endpoint answers with an empty or HTML body,
 /// and logs unexpected ones with the request id.
@@ -10,7 +11,12 @@ public struct ErrorMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
-            return try await next(request, context)
+            do {
+                return try await next(request, context)
+            } catch let transaction as PostgresTransactionError {
+                // An API error thrown inside a transaction arrives wrapped in the transaction's error.
+                throw transaction.closureError ?? transaction
+            }
         } catch let error as APIError {
             return try error.response(from: request, context: context)
         } catch let error as HTTPError {

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Hummingbird
 import Shared
 
@@ -5,12 +6,20 @@ import Shared
 public enum ProfileAPIService: ServiceEntry {
     public static let name = "profile-api"
     public static let abstract = "Serves visitor profiles to internal services over an authenticated HTTP API."
+    public static var extraCommands: [any ParsableCommand.Type] { [KeysCommand.self] }
 
     public static func buildApplication(_ environment: ServiceEnvironment) throws -> some ApplicationProtocol {
-        let port = try environment.reader.port("API_PORT", default: 8081)
+        let config = try APIConfig(environment: environment.reader)
         let client = environment.makeClient()
         let router = environment.makeRouter(client: client)
-        return environment.makeApplication(router: router, port: port, client: client)
+        let auth = Authenticator(keys: APIKeyStore(client: client, cacheSeconds: config.keyCacheSeconds), limiter: PerKeyRateLimiter())
+        let profiles = ProfileRepository(client: client, registry: environment.fields, logger: environment.logger)
+        let privacy = PrivacyService(client: client, logger: environment.logger)
+        try OpenAPIController(path: config.openAPIFile).addRoutes(to: router)
+        ProfilesController(auth: auth, profiles: profiles, privacy: privacy).addRoutes(to: router)
+        GDPRController(auth: auth, profiles: profiles, privacy: privacy).addRoutes(to: router)
+        APIKeysController(auth: auth, client: client).addRoutes(to: router)
+        return environment.makeApplication(router: router, port: config.port, client: client)
     }
 
     public static func serve(_ environment: ServiceEnvironment) async throws {

@@ -144,10 +144,3 @@ struct IdentityResolver: Sendable {
             """, logger: logger)
     }
 }
-
-extension JSONValue {
-    /// Compact JSON text, for binding as one `jsonb` parameter.
-    var jsonText: String {
-        (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? "null"
-    }
-}

@@ -4,11 +4,16 @@ import Synchronization
 public struct RateLimit: Sendable, Equatable {
     public var perSecond: Double
     public var burst: Double
+
+    public init(perSecond: Double, burst: Double) {
+        self.perSecond = perSecond
+        self.burst = burst
+    }
 }
 
 /// In-memory token buckets keyed by write key or client address. Each collector instance limits
 /// on its own (documented): behind N collectors the effective limit is up to N times higher.
-final class RateLimiter: Sendable {
+public final class RateLimiter: Sendable {
     private struct Bucket {
         var tokens: Double
         var updated: ContinuousClock.Instant
@@ -18,12 +23,12 @@ final class RateLimiter: Sendable {
     private let buckets = Mutex<[String: Bucket]>([:])
     private static let maxTrackedKeys = 100_000
 
-    init(limit: RateLimit) {
+    public init(limit: RateLimit) {
         self.limit = limit
     }
 
     /// Takes `cost` tokens; returns nil when allowed, or the seconds to wait before retrying.
-    func take(_ key: String, cost: Double = 1, now: ContinuousClock.Instant = .now) -> Int? {
+    public func take(_ key: String, cost: Double = 1, now: ContinuousClock.Instant = .now) -> Int? {
         buckets.withLock { buckets in
             if buckets.count > Self.maxTrackedKeys { Self.evictFull(&buckets, limit: limit, now: now) }
             var bucket = buckets[key] ?? Bucket(tokens: limit.burst, updated: now)

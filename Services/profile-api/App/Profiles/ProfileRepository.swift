@@ -1,0 +1,180 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Shared
+
+/// Reads and writes profiles for the API. Every read resolves merges: a merged profile's id
+/// answers with the profile it was merged into.
+struct ProfileRepository: Sendable {
+    let client: PostgresClient
+    let registry: FieldRegistry
+    let logger: Logger
+
+    struct Found: Sendable {
+        let id: UUID
+        let version: Int64
+        let document: String
+    }
+
+    /// Named query `get_profile`.
+    func get(_ id: UUID) async throws -> Found? {
+        let rows = try await client.query(
+            """
+            SELECT p.id, p.version, \(unescaped: ProfileDocument.select)
+            FROM visitor_profiles p JOIN sites s ON s.id = p.site_id
+            WHERE p.id = (SELECT coalesce(merged_into, id) FROM visitor_profiles WHERE id = \(id))
+            """, logger: logger)
+        for try await (id, version, document) in rows.decode((UUID, Int64, String).self) {
+            return Found(id: id, version: version, document: document)
+        }
+        return nil
+    }
+
+    /// Named query `lookup_profile_by_identity`.
+    func lookup(site: String, kind: String, value: String) async throws -> UUID? {
+        let rows = try await client.query(
+            """
+            SELECT i.profile_id FROM profile_identities i JOIN sites s ON s.id = i.site_id
+            WHERE s.slug = \(site) AND i.kind = \(kind) AND i.value = \(value)
+            """, logger: logger)
+        for try await id in rows.decode(UUID.self) { return id }
+        return nil
+    }
+
+    func search(_ filter: ProfileFilter) async throws -> (documents: [String], next: String?) {
+        let rows = try await client.query(try filter.query(), logger: logger)
+        var page: [(UUID, String, String)] = []
+        for try await row in rows.decode((UUID, String, String).self) { page.append(row) }
+        var next: String?
+        if page.count > filter.limit {
+            page.removeLast()
+            if let last = page.last { next = ProfileFilter.Cursor(value: last.1, id: last.0).token }
+        }
+        return (page.map(\.2), next)
+    }
+
+    /// Validates every field first, so a request with one bad value changes nothing.
+    func validate(_ fields: [String: JSONValue]) throws -> [String: JSONValue?] {
+        var normalized: [String: JSONValue?] = [:]
+        for (name, value) in fields {
+            guard let definition = registry[name] else {
+                throw APIError(.unprocessableContent, code: "unknown_field", detail: "'\(name.prefix(60))' is not a profile field (see profile_fields.yaml)", field: "fields.\(name)")
+            }
+            if value.isNull { normalized[name] = .some(nil); continue }
+            switch definition.normalize(value) {
+            case .success(let clean): normalized[name] = clean
+            case .failure(let error):
+                let detail = error.message.hasPrefix("\(name):") ? error.message : "\(name): \(error.message)"
+                throw APIError(.unprocessableContent, code: "invalid_field_value", detail: detail, field: "fields.\(name)")
+            }
+        }
+        return normalized
+    }
+
+    /// Named query `update_profile_fields`: explicit API writes replace the value whatever its
+    /// earlier source (the operator said so) and record `api` provenance.
+    func update(_ id: UUID, fields: [String: JSONValue?], ifMatch: Int64?, key: APIKey, requestID: String) async throws -> Found? {
+        let updated: UUID? = try await client.withTransaction(logger: logger) { tx in
+            let rows = try await tx.query(
+                "SELECT id, version, site_id, fields::text, field_meta::text FROM visitor_profiles WHERE id = (SELECT coalesce(merged_into, id) FROM visitor_profiles WHERE id = \(id)) FOR UPDATE",
+                logger: logger)
+            var current: (UUID, Int64, Int64, String, String)?
+            for try await row in rows.decode((UUID, Int64, Int64, String, String).self) { current = row }
+            guard let (profileID, version, siteID, fieldsText, metaText) = current else { return nil }
+            if let ifMatch, ifMatch != version {
+                throw APIError(.preconditionFailed, code: "version_mismatch",
+                               detail: "the profile is at version \(version), not \(ifMatch); read it again and retry", field: "If-Match",
+                               headers: [.eTag: "\"\(version)\""])
+            }
+            var stored = decodeObject(fieldsText)
+            var meta = decodeObject(metaText)
+            let provenance: JSONValue = ["source": "api", "at": .string(Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))),
+                                         "event_id": 0, "api_key_id": .number(Double(key.id))]
+            for (name, value) in fields {
+                stored[name] = value ?? nil
+                meta[name] = value == nil ? nil : provenance
+            }
+            try await tx.query(
+                """
+                UPDATE visitor_profiles SET fields = \(JSONValue.object(stored).jsonText)::jsonb, field_meta = \(JSONValue.object(meta).jsonText)::jsonb,
+                       version = version + 1, updated_at = now()
+                WHERE id = \(profileID)
+                """, logger: logger)
+            let changed = JSONValue.object(["fields": .array(fields.keys.sorted().map(JSONValue.string)), "source": "api"])
+            try await tx.query(
+                "INSERT INTO profile_changes (site_id, profile_id, kind, changes) VALUES (\(siteID), \(profileID), 'updated', \(changed.jsonText)::jsonb)",
+                logger: logger)
+            try await tx.query("SELECT pg_notify('profile_updated', \(profileID.uuidString.lowercased()))", logger: logger)
+            try await AuditLog.record("profile.update", target: profileID.uuidString.lowercased(), key: key, requestID: requestID,
+                                      details: ["fields": .array(fields.keys.sorted().map(JSONValue.string))], on: tx, logger: logger)
+            return profileID
+        }
+        guard let updated else { return nil }
+        return try await get(updated)
+    }
+
+    /// Named query `create_profile`: a profile with fields and identities; an identity already
+    /// taken by another profile is a conflict (409), never a silent merge.
+    func create(site: String, fields: [String: JSONValue?], identities: [(String, String)], key: APIKey, requestID: String) async throws -> Found? {
+        let id = UUID()
+        let created: Bool = try await client.withTransaction(logger: logger) { tx in
+            var siteID: Int64?
+            for try await value in try await tx.query("SELECT id FROM sites WHERE slug = \(site)", logger: logger).decode(Int64.self) { siteID = value }
+            guard let siteID else { return false }
+            let clean = fields.compactMapValues { $0 }
+            let now = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+            let meta = clean.mapValues { _ in JSONValue.object(["source": "api", "at": .string(now), "event_id": 0, "api_key_id": .number(Double(key.id))]) }
+            let stage = clean["email"] != nil || identities.contains { $0.0 == "user_id" || $0.0 == "email" } ? "known" : "anonymous"
+            try await tx.query(
+                """
+                INSERT INTO visitor_profiles (id, site_id, fields, field_meta, stage)
+                VALUES (\(id), \(siteID), \(JSONValue.object(clean).jsonText)::jsonb, \(JSONValue.object(meta).jsonText)::jsonb, \(stage))
+                """, logger: logger)
+            for (kind, value) in identities {
+                do {
+                    try await tx.query("INSERT INTO profile_identities (site_id, kind, value, profile_id) VALUES (\(siteID), \(kind), \(value), \(id))", logger: logger)
+                } catch where DatabaseFailure(error) == .duplicate {
+                    throw APIError(.conflict, code: "identity_taken", detail: "the \(kind) is already linked to another profile", field: "identities")
+                }
+            }
+            try await tx.query("INSERT INTO profile_changes (site_id, profile_id, kind, changes) VALUES (\(siteID), \(id), 'created', '{\"source\":\"api\"}')", logger: logger)
+            try await tx.query("SELECT pg_notify('profile_updated', \(id.uuidString.lowercased()))", logger: logger)
+            try await AuditLog.record("profile.create", target: id.uuidString.lowercased(), key: key, requestID: requestID, on: tx, logger: logger)
+            return true
+        }
+        return created ? try await get(id) : nil
+    }
+
+    /// Named query `profile_timeline`: the profile's events (by any of its identities), sessions and changes.
+    func timeline(_ id: UUID, limit: Int) async throws -> String? {
+        let rows = try await client.query(
+            """
+            WITH target AS (SELECT coalesce(merged_into, id) AS id FROM visitor_profiles WHERE id = \(id)),
+            tree AS (SELECT p.id, p.site_id FROM visitor_profiles p, target t WHERE p.id = t.id OR p.merged_into = t.id),
+            ids AS (SELECT i.kind, i.value, i.site_id FROM profile_identities i JOIN tree ON tree.id = i.profile_id)
+            SELECT jsonb_build_object(
+                'profile_id', (SELECT id FROM target),
+                'events', coalesce((SELECT jsonb_agg(e ORDER BY e.occurred_at DESC) FROM (
+                    SELECT ev.id, ev.type, ev.event, ev.name, ev.properties, ev.occurred_at, ev.received_at
+                    FROM events ev
+                    WHERE ev.site_id = (SELECT site_id FROM tree LIMIT 1)
+                      AND (ev.anonymous_id IN (SELECT value FROM ids WHERE kind = 'anonymous_id')
+                           OR ev.user_id IN (SELECT value FROM ids WHERE kind = 'user_id'))
+                    ORDER BY ev.occurred_at DESC LIMIT \(limit)) e), '[]'::jsonb),
+                'sessions', coalesce((SELECT jsonb_agg(x ORDER BY x.started_at DESC) FROM (
+                    SELECT s.id, s.started_at, s.last_activity_at, s.entry_url, s.exit_url, s.page_count, s.utm_campaign
+                    FROM sessions s WHERE s.profile_id = (SELECT id FROM target) ORDER BY s.started_at DESC LIMIT \(limit)) x), '[]'::jsonb),
+                'changes', coalesce((SELECT jsonb_agg(c ORDER BY c.id DESC) FROM (
+                    SELECT id, kind, changes, created_at FROM profile_changes WHERE profile_id = (SELECT id FROM target)
+                    ORDER BY id DESC LIMIT \(limit)) c), '[]'::jsonb)
+            )::text
+            FROM target
+            """, logger: logger)
+        for try await document in rows.decode(String.self) { return document }
+        return nil
+    }
+
+    private func decodeObject(_ text: String) -> [String: JSONValue] {
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)))?.objectValue ?? [:]
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import PostgresNIO
+import Shared
+import Testing
+@testable import ProfileAPIApp
+
+@Suite("Profile API")
+struct ProfileAPITests {
+    /// A site with three visitors built by the real collector and engine.
+    static func seed(_ db: TestDatabase) async throws {
+        _ = try await ProfileEngineTests.ingest(db, [[
+            Events.page("ann-laptop", "https://acme.com/pricing", minute: 0),
+            Events.identify("ann-laptop", userID: "u-ann", traits: ["email": "ann@acme.com", "name": "Ann Lee", "company": ["name": "Acme Corp"], "industry": "software"], minute: 1),
+            Events.page("bob-phone", "https://acme.com/", minute: 2),
+            Events.identify("bob-phone", traits: ["email": "bob@globex.com", "name": "Bob Stone", "industry": "finance", "phone": "+44 20 7946 0958"], minute: 3),
+            Events.page("cat", "https://acme.com/blog", minute: 4),
+        ]])
+    }
+
+    @Test func test_profile_api() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db)
+            let api = APIHarness(db: db)
+            let reader = try await api.key([.profilesRead])
+            let writer = try await api.key([.profilesRead, .profilesWrite])
+            try await api.run { client in
+                // Lookup by each kind of identity resolves to the same profile.
+                let byEmail = try await client.call(.get, "/v1/profiles/lookup?site=acme&email=ANN@acme.com", token: reader)
+                #expect(byEmail.status == .ok)
+                let id = try #require(byEmail.json["id"] as? String)
+                #expect(try await client.call(.get, "/v1/profiles/lookup?site=acme&user_id=u-ann", token: reader).json["id"] as? String == id)
+                #expect(try await client.call(.get, "/v1/profiles/lookup?site=acme&anonymous_id=ann-laptop", token: reader).json["id"] as? String == id)
+                #expect(try await client.call(.get, "/v1/profiles/lookup?site=acme&email=nobody@x.com", token: reader).status == .notFound)
+
+                let read = try await client.call(.get, "/v1/profiles/\(id)", token: reader)
+                #expect((read.json["fields"] as? [String: Any])?["name"] as? String == "Ann Lee")
+                #expect((read.json["identities"] as? [Any])?.count == 3)
+                let etag = try #require(read.headers[.eTag])
+                #expect(try await client.call(.get, "/v1/profiles/\(id)", token: reader, headers: [.ifNoneMatch: etag]).status == .notModified)
+
+                // Filters: on any field (GIN containment), stage, full text.
+                let finance = try await client.call(.get, "/v1/profiles?site=acme&fields.industry=finance", token: reader)
+                #expect((finance.json["data"] as? [[String: Any]])?.compactMap { ($0["fields"] as? [String: Any])?["name"] as? String } == ["Bob Stone"])
+                let known = try await client.call(.get, "/v1/profiles?stage=known", token: reader)
+                #expect((known.json["data"] as? [Any])?.count == 2)
+                let text = try await client.call(.get, "/v1/profiles?q=acme", token: reader)
+                #expect((text.json["data"] as? [[String: Any]])?.map { $0["id"] as? String } == [id])
+
+                // Update with optimistic concurrency.
+                let updated = try await client.call(.patch, "/v1/profiles/\(id)", token: writer, json: ["fields": ["job_title": "CTO"]], headers: [.ifMatch: etag])
+                #expect(updated.status == .ok)
+                #expect((updated.json["field_meta"] as? [String: Any]).flatMap { ($0["job_title"] as? [String: Any])?["source"] as? String } == "api")
+                let stale = try await client.call(.patch, "/v1/profiles/\(id)", token: writer, json: ["fields": ["job_title": "CEO"]], headers: [.ifMatch: etag])
+                #expect(stale.status == .preconditionFailed)
+                #expect(stale.json["field"] as? String == "If-Match")
+                // Validation failures name the field and change nothing.
+                let invalid = try await client.call(.patch, "/v1/profiles/\(id)", token: writer, json: ["fields": ["job_title": "CEO", "email": "not an email"]])
+                #expect(invalid.status == .unprocessableContent)
+                #expect(invalid.json["field"] as? String == "fields.email")
+                #expect(try await client.call(.patch, "/v1/profiles/\(id)", token: writer, json: ["fields": ["shoe_size": 42]]).status == .unprocessableContent)
+                let after = try await client.call(.get, "/v1/profiles/\(id)", token: reader)
+                #expect((after.json["fields"] as? [String: Any])?["job_title"] as? String == "CTO")
+
+                // Create, then a conflicting identity.
+                let created = try await client.call(.post, "/v1/profiles", token: writer, json: [
+                    "site": "acme", "fields": ["name": "Dee", "email": "dee@acme.com"], "identities": [["kind": "email", "value": "dee@acme.com"]]])
+                #expect(created.status == .created)
+                #expect(created.headers[.location]?.hasPrefix("/v1/profiles/") == true)
+                let clash = try await client.call(.post, "/v1/profiles", token: writer, json: ["site": "acme", "identities": [["kind": "email", "value": "dee@acme.com"]]])
+                #expect(clash.status == .conflict)
+                #expect(try await client.call(.post, "/v1/profiles", token: writer, json: ["site": "nope"]).status == .unprocessableContent)
+
+                let timeline = try await client.call(.get, "/v1/profiles/\(id)/timeline", token: reader)
+                #expect((timeline.json["events"] as? [Any])?.count == 2)
+                #expect((timeline.json["changes"] as? [Any])?.isEmpty == false)
+            }
+            #expect(try await db.scalar("SELECT count(*)::int FROM audit_log WHERE action = 'profile.update'", as: Int.self) == 1)
+            #expect(try await db.scalar("SELECT count(*)::int FROM audit_log WHERE action = 'profile.create' AND api_key_id IS NOT NULL", as: Int.self) == 1)
+        }
+    }
+
+    @Test func auth_failures_are_401_or_403_and_keys_are_stored_hashed() async throws {
+        try await TestDatabase.with { db in
+            let api = APIHarness(db: db)
+            let reader = try await api.key([.profilesRead])
+            let admin = try await api.key([.admin])
+            let slow = try await api.key([.profilesRead], rateLimit: 6)
+            try await api.run { client in
+                #expect(try await client.call(.get, "/v1/profiles", token: nil).status == .unauthorized)
+                #expect(try await client.call(.get, "/v1/profiles", token: "pb_AAAAAAAA_forged").status == .unauthorized)
+                #expect(try await client.call(.get, "/v1/profiles", token: "garbage").status == .unauthorized)
+                let forbidden = try await client.call(.patch, "/v1/profiles/\(UUID())", token: reader, json: ["fields": ["name": "x"]])
+                #expect(forbidden.status == .forbidden)
+                #expect(forbidden.json["type"] as? String == "urn:profile-builder:error:insufficient_scope")
+                #expect(try await client.call(.post, "/v1/gdpr/erasure", token: reader, json: ["profile_id": UUID().uuidString]).status == .forbidden)
+                // Admins create and revoke keys; a revoked key stops working.
+                let created = try await client.call(.post, "/v1/api-keys", token: admin, json: ["name": "crm-sync", "scopes": ["profiles:read"]])
+                #expect(created.status == .created)
+                let token = try #require(created.json["token"] as? String)
+                let prefix = try #require(created.json["prefix"] as? String)
+                #expect(try await client.call(.get, "/v1/profiles", token: token).status == .ok)
+                #expect(try await client.call(.delete, "/v1/api-keys/\(prefix)", token: admin).status == .noContent)
+                #expect(try await client.call(.get, "/v1/profiles", token: token).status == .unauthorized)
+                #expect(try await client.call(.post, "/v1/api-keys", token: admin, json: ["name": "x", "scopes": ["root"]]).status == .unprocessableContent)
+                // Per-key rate limit: a burst of a tenth of the minute's allowance, then 429.
+                var statuses: [HTTPResponse.Status] = []
+                for _ in 0..<3 { statuses.append(try await client.call(.get, "/v1/profiles", token: slow).status) }
+                #expect(statuses.last == .tooManyRequests)
+            }
+            // Only hashes are stored, never a token.
+            let rows = try await db.client.query("SELECT secret_hash FROM api_keys", logger: TestDatabase.logger)
+            for try await hash in rows.decode(String.self) { #expect(hash.count == 64 && !hash.hasPrefix("pb_")) }
+            #expect(try await db.scalar("SELECT count(*)::int FROM audit_log WHERE action IN ('api_key.create', 'api_key.revoke')", as: Int.self) == 2)
+        }
+    }
+
+    @Test func pagination_is_stable_under_concurrent_inserts() async throws {
+        try await TestDatabase.with { db in
+            try await db.client.query("INSERT INTO sites (slug, name, write_key) VALUES ('acme', 'Acme', 'wk')", logger: TestDatabase.logger)
+            try await db.client.query(
+                "INSERT INTO visitor_profiles (site_id, created_at) SELECT 1, now() - g * interval '1 second' FROM generate_series(1, 25) g",
+                logger: TestDatabase.logger)
+            let api = APIHarness(db: db)
+            let reader = try await api.key([.profilesRead])
+            try await api.run { client in
+                var seen: [String] = []
+                var cursor: String?
+                repeat {
+                    let page = try await client.call(.get, "/v1/profiles?limit=7" + (cursor.map { "&cursor=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" } ?? ""), token: reader)
+                    #expect(page.status == .ok)
+                    seen += (page.json["data"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                    cursor = page.json["next_cursor"] as? String
+                    // New profiles arrive while the client pages through.
+                    try await db.client.query("INSERT INTO visitor_profiles (site_id) VALUES (1)", logger: TestDatabase.logger)
+                } while cursor != nil
+                #expect(seen.count == 25)
+                #expect(Set(seen).count == 25)
+                #expect(try await client.call(.get, "/v1/profiles?cursor=bogus", token: reader).status == .badRequest)
+                #expect(try await client.call(.get, "/v1/profiles?limit=0", token: reader).status == .badRequest)
+                #expect(try await client.call(.get, "/v1/profiles?sort=shoe_size", token: reader).status == .badRequest)
+            }
+        }
+    }
+
+    @Test func test_gdpr_compliance() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db)
+            _ = try await ProfileEngineTests.ingest(db, [[
+                Events.page("ann-phone", "https://acme.com/contact?email=ann@acme.com", minute: 10),
+                Events.identify("ann-phone", traits: ["email": "ann@acme.com", "phone": "+1 415 555 2671"], minute: 11),
+            ]], chat: ["conversationId": "c-ann", "anonymousId": "ann-phone",
+                       "messages": [["role": "user", "text": "Call me on +1 415 555 2671 or ann@acme.com"]]])
+            let api = APIHarness(db: db)
+            let dpo = try await api.key([.gdpr, .profilesRead])
+            try await api.run { client in
+                let archive = try await client.call(.post, "/v1/gdpr/access", token: dpo, json: ["site": "acme", "email": "ann@acme.com"])
+                #expect(archive.status == .ok)
+                #expect((archive.json["identities"] as? [Any])?.count == 4)  // two devices, user id, email
+                #expect((archive.json["events"] as? [Any])?.count == 5)
+                #expect((archive.json["chat_messages"] as? [Any])?.count == 1)
+
+                let receipt = try await client.call(.post, "/v1/gdpr/erasure", token: dpo, json: ["site": "acme", "email": "ann@acme.com"])
+                #expect(receipt.status == .ok)
+                #expect((receipt.json["deleted"] as? [String: Any])?["events"] as? Int == 5)
+                #expect(try await client.call(.get, "/v1/profiles/lookup?site=acme&email=ann@acme.com", token: dpo).status == .notFound)
+            }
+            // No row in any table mentions Ann's ids, email or phone any more.
+            for needle in ["ann@acme.com", "u-ann", "ann-laptop", "ann-phone", "4155552671", "415 555 2671"] {
+                let tables = try await db.client.query(
+                    """
+                    SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = 'public' AND c.relkind = 'r'
+                    """, logger: TestDatabase.logger)
+                var names: [String] = []
+                for try await name in tables.decode(String.self) { names.append(name) }
+                for table in names {
+                    let hits = try await db.scalar(PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \"\(table)\" t WHERE t::text ILIKE $1", binds: {
+                        var binds = PostgresBindings(); binds.append("%\(needle)%"); return binds }()), as: Int.self)
+                    #expect(hits == 0, "\(table) still contains \(needle)")
+                }
+            }
+            #expect(try await db.scalar("SELECT count(*)::int FROM erasure_requests WHERE status = 'done' AND receipt IS NOT NULL", as: Int.self) == 1)
+            #expect(try await db.scalar("SELECT count(*)::int FROM audit_log WHERE action = 'gdpr.erase'", as: Int.self) == 1)
+            // Bob is untouched.
+            #expect(try await db.scalar("SELECT count(*)::int FROM profile_identities WHERE value = 'bob@globex.com'", as: Int.self) == 1)
+            // New events for Ann are not rebuilt into a profile.
+            let engine = try await ProfileEngineTests.ingest(db, [[
+                Events.page("ann-laptop", "https://acme.com/again", minute: 20),
+                Events.identify("ann-new-device", traits: ["email": "ann@acme.com"], minute: 21),
+            ]])
+            #expect(try await engine.profile("anonymous_id", "ann-laptop") == nil)
+            #expect(try await engine.profile("email", "ann@acme.com") == nil)
+            #expect(try await db.scalar("SELECT count(*)::int FROM events WHERE anonymous_id = 'ann-laptop'", as: Int.self) == 0)
+        }
+    }
+
+    @Test func anonymisation_keeps_aggregates_and_removes_identifiers() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db)
+            let api = APIHarness(db: db)
+            let dpo = try await api.key([.gdpr])
+            try await api.run { client in
+                let answer = try await client.call(.post, "/v1/gdpr/anonymization", token: dpo, json: ["site": "acme", "email": "bob@globex.com"])
+                #expect(answer.status == .ok)
+            }
+            #expect(try await db.scalar("SELECT count(*)::int FROM visitor_profiles WHERE anonymized_at IS NOT NULL AND fields = '{}'", as: Int.self) == 1)
+            #expect(try await db.scalar("SELECT count(*)::int FROM profile_identities WHERE value IN ('bob@globex.com', 'bob-phone')", as: Int.self) == 0)
+            #expect(try await db.scalar("SELECT sum(page_views_count)::int FROM engagement_metrics", as: Int.self) == 3)
+        }
+    }
+
+    @Test func the_openapi_document_is_served_and_lists_every_route() async throws {
+        try await TestDatabase.with { db in
+            try await APIHarness(db: db).run { client in
+                let answer = try await client.call(.get, "/openapi.json", token: nil)
+                #expect(answer.status == .ok)
+                let paths = try #require(answer.json["paths"] as? [String: Any])
+                for path in ["/v1/profiles", "/v1/profiles/{id}", "/v1/profiles/lookup", "/v1/profiles/{id}/timeline", "/v1/gdpr/access",
+                             "/v1/gdpr/erasure", "/v1/gdpr/anonymization", "/v1/api-keys", "/v1/api-keys/{prefix}", "/health", "/ready", "/metrics"] {
+                    #expect(paths[path] != nil, "\(path) is not documented")
+                }
+                #expect(answer.json["openapi"] as? String == "3.1.0")
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import PostgresNIO
+import ProfileAPIApp
+import Shared
+@testable import ProfileAPIApp
+
+/// Runs the real profile API against a test database, with keys created through the real key store.
+struct APIHarness {
+    let db: TestDatabase
+
+    func key(_ scopes: [APIScope], rateLimit: Int = 100_000) async throws -> String {
+        try await APIKeyStore.create(name: "test", scopes: scopes, rateLimitPerMinute: rateLimit, client: db.client, logger: TestDatabase.logger).1
+    }
+
+    func run(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let environment = try db.serviceEnvironment(ProfileAPIService.name, [
+            "OPENAPI_FILE": RepositoryPaths.root.appendingPathComponent("docs/openapi.json").path, "API_KEY_CACHE_SECONDS": "0",
+        ])
+        try await ProfileAPIService.buildApplication(environment).test(.live) { client in try await body(client) }
+    }
+}
+
+struct APIAnswer {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let body: Data
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+}
+
+extension TestClientProtocol {
+    func call(_ method: HTTPRequest.Method, _ path: String, token: String?, json: Any? = nil, headers extra: HTTPFields = [:]) async throws -> APIAnswer {
+        var headers = extra
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        var buffer: ByteBuffer?
+        if let json {
+            headers[.contentType] = "application/json"
+            buffer = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json))
+        }
+        return try await execute(uri: path, method: method, headers: headers, body: buffer) { response in
+            APIAnswer(status: response.status, headers: response.headers, body: Data(buffer: response.body))
+        }
+    }
+}
