@@ -14,15 +14,18 @@ public struct EngineConfig: Sendable {
     public var retryBaseMilliseconds: Int
     /// How long a visitor may be inactive before the next page view starts a new session.
     public var sessionTimeoutMinutes: Int
+    /// The lead scoring rules and qualification stages.
+    public var scoringFile: String
 
     public init(environment env: EnvironmentReader) throws {
         port = try env.port("ENGINE_PORT", default: 8082)
         workers = try env.int("ENGINE_WORKERS", default: 2, range: 1...64)
         batchSize = try env.int("ENGINE_BATCH_SIZE", default: 200, range: 1...5000)
-        pollIntervalMilliseconds = try env.int("ENGINE_POLL_INTERVAL_MS", default: 1000, range: 10...60_000)
+        pollIntervalMilliseconds = try env.int("ENGINE_POLL_INTERVAL_MS", default: 1000, range: 10...3_600_000)
         maxAttempts = try env.int("ENGINE_MAX_ATTEMPTS", default: 8, range: 1...100)
         retryBaseMilliseconds = try env.int("ENGINE_RETRY_BASE_MS", default: 1000, range: 1...3_600_000)
         sessionTimeoutMinutes = try env.int("SESSION_TIMEOUT_MINUTES", default: 30, range: 1...1440)
+        scoringFile = env.string("LEAD_SCORING_FILE", default: "config/lead_scoring.yaml")
     }
 
     /// attempt⁴-style growth like River, capped at an hour, with ±20 % jitter so retries spread out.

@@ -18,6 +18,7 @@ public enum EngineService: ServiceEntry {
         let processor = BatchProcessor(
             registry: environment.fields,
             sessionizer: Sessionizer(timeout: TimeInterval(config.sessionTimeoutMinutes * 60)),
+            scoring: try LeadScoringConfig.load(path: config.scoringFile, registry: environment.fields),
             logger: environment.logger)
         let workers = (0..<config.workers).map { _ in
             QueueWorker(client: client, processor: processor, config: config, signal: signal, metrics: environment.metrics, logger: environment.logger)

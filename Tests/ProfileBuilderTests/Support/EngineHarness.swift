@@ -16,6 +16,7 @@ struct EngineHarness {
         let config = try EngineConfig(environment: environment.reader)
         let processor = BatchProcessor(
             registry: environment.fields, sessionizer: Sessionizer(timeout: TimeInterval(config.sessionTimeoutMinutes * 60)),
+            scoring: try LeadScoringConfig.load(path: RepositoryPaths.root.appendingPathComponent("config/lead_scoring.yaml").path, registry: environment.fields),
             logger: TestDatabase.logger)
         worker = QueueWorker(client: db.client, processor: processor, config: config, signal: WakeSignal(),
                              metrics: environment.metrics, logger: TestDatabase.logger)

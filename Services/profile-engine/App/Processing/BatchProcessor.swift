@@ -8,6 +8,7 @@ import Shared
 struct BatchProcessor: Sendable {
     let registry: FieldRegistry
     let sessionizer: Sessionizer
+    let scoring: LeadScoringConfig
     let logger: Logger
 
     struct Outcome: Sendable {
@@ -68,10 +69,25 @@ struct BatchProcessor: Sendable {
         try await writeChat(events, resolution: resolution, on: tx)
         try await refreshSessions(touchedSessions, on: tx)
         try await refreshEngagement(Set(profiles.keys), on: tx)
+        try await applyScores(&profiles, on: tx)
         try await writeProfiles(Array(profiles.values), on: tx)
         try await writeRejections(rejections, on: tx)
         outcome.changedProfiles = try await recordChanges(Array(profiles.values), merges: resolution.merges, on: tx)
         return outcome
+    }
+
+    // MARK: - Scoring
+
+    /// Lead and engagement scores with their breakdown, and stage changes, from the state the
+    /// batch has just written: they commit with the events that changed them.
+    private func applyScores(_ profiles: inout [UUID: ProfileState], on tx: PostgresConnection) async throws {
+        let signals = try await ScoringSignalsQuery.load(Array(profiles.keys), pricingPath: scoring.pricingPath, on: tx, logger: logger)
+        let scorer = LeadScorer(config: scoring, now: Date())
+        for (id, profile) in profiles {
+            var updated = profile
+            updated.apply(scorer.score(fields: profile.fields, signals: signals[id] ?? ScoringSignals(), currentStage: profile.stage))
+            profiles[id] = updated
+        }
     }
 
     // MARK: - Erasure
@@ -93,13 +109,17 @@ struct BatchProcessor: Sendable {
     private func loadProfiles(_ ids: Set<UUID>, created: Set<UUID>, on tx: PostgresConnection) async throws -> [UUID: ProfileState] {
         let rows = try await tx.query(
             """
-            SELECT id, site_id, fields::text, field_meta::text, first_seen_at, last_seen_at, stage
+            SELECT id, site_id, fields::text, field_meta::text, first_seen_at, last_seen_at, stage, lead_score, engagement_score, score_breakdown::text
             FROM visitor_profiles WHERE id = ANY(\(Array(ids))) ORDER BY id FOR UPDATE
             """, logger: logger)
         var profiles: [UUID: ProfileState] = [:]
-        for try await (id, site, fields, meta, first, last, stage) in rows.decode((UUID, Int64, String, String, Date?, Date?, String).self) {
+        for try await (id, site, fields, meta, first, last, stage, lead, engagement, breakdown) in rows.decode(
+            (UUID, Int64, String, String, Date?, Date?, String, Int, Int, String).self
+        ) {
+            let scores = (try? JSONDecoder().decode(JSONValue.self, from: Data(breakdown.utf8)))?.arrayValue ?? []
             profiles[id] = ProfileState(id: id, siteID: site, fields: StoredEvent.decodeObject(fields), meta: StoredEvent.decodeObject(meta),
-                                        firstSeen: first, lastSeen: last, stage: stage, originalStage: stage, isNew: created.contains(id))
+                                        firstSeen: first, lastSeen: last, stage: stage, originalStage: stage, isNew: created.contains(id),
+                                        leadScore: lead, engagementScore: engagement, breakdown: scores)
         }
         return profiles
     }
@@ -110,9 +130,11 @@ struct BatchProcessor: Sendable {
         try await tx.query(
             """
             UPDATE visitor_profiles p SET fields = u.fields, field_meta = u.field_meta, first_seen_at = u.first_seen_at,
-                   last_seen_at = u.last_seen_at, stage = u.stage, version = p.version + 1, updated_at = now()
+                   last_seen_at = u.last_seen_at, stage = u.stage, lead_score = u.lead_score, engagement_score = u.engagement_score,
+                   score_breakdown = u.score_breakdown, version = p.version + 1, updated_at = now()
             FROM jsonb_to_recordset(\(JSONValue.array(profiles.map(\.row)).jsonText)::jsonb)
-                 AS u(id uuid, fields jsonb, field_meta jsonb, first_seen_at timestamptz, last_seen_at timestamptz, stage text)
+                 AS u(id uuid, fields jsonb, field_meta jsonb, first_seen_at timestamptz, last_seen_at timestamptz, stage text,
+                      lead_score int, engagement_score int, score_breakdown jsonb)
             WHERE p.id = u.id
             """, logger: logger)
     }
@@ -148,7 +170,8 @@ struct BatchProcessor: Sendable {
             if profile.stage != profile.originalStage {
                 changes.append(.object(base.merging(["kind": "stage_changed", "changes": ["from": .string(profile.originalStage), "to": .string(profile.stage)]]) { $1 }))
                 transitions.append(.object(base.merging(["from_stage": .string(profile.originalStage), "to_stage": .string(profile.stage),
-                                                         "reason": .string(profile.stageReason ?? "")]) { $1 }))
+                                                         "reason": .string(profile.stageReason ?? ""),
+                                                         "lead_score": .number(Double(profile.leadScore))]) { $1 }))
             }
         }
         if !changes.isEmpty {
@@ -162,10 +185,10 @@ struct BatchProcessor: Sendable {
         if !transitions.isEmpty {
             try await tx.query(
                 """
-                INSERT INTO stage_transitions (site_id, profile_id, from_stage, to_stage, reason, event_id)
-                SELECT site_id, profile_id, from_stage, to_stage, reason, event_id
+                INSERT INTO stage_transitions (site_id, profile_id, from_stage, to_stage, reason, lead_score, event_id)
+                SELECT site_id, profile_id, from_stage, to_stage, reason, lead_score, event_id
                 FROM jsonb_to_recordset(\(JSONValue.array(transitions).jsonText)::jsonb)
-                     AS t(site_id bigint, profile_id uuid, from_stage text, to_stage text, reason text, event_id bigint)
+                     AS t(site_id bigint, profile_id uuid, from_stage text, to_stage text, reason text, lead_score int, event_id bigint)
                 """, logger: logger)
         }
         var changed = Set(changes.compactMap { $0["profile_id"]?.stringValue.flatMap(UUID.init(uuidString:)) })

@@ -12,6 +12,9 @@ struct ProfileState: Sendable {
     var stage: String
     let originalStage: String
     var isNew: Bool
+    var leadScore: Int
+    var engagementScore: Int
+    var breakdown: [JSONValue]
     var changedFields: Set<String> = []
     var stageReason: String?
     var firstEventID: Int64?
@@ -29,6 +32,16 @@ struct ProfileState: Sendable {
         meta[field.name] = provenance.json
     }
 
+    mutating func apply(_ score: LeadScore) {
+        leadScore = score.lead
+        engagementScore = score.engagement
+        breakdown = score.breakdown
+        if score.stage != stage {
+            stage = score.stage
+            stageReason = score.stageReason
+        }
+    }
+
     /// anonymous → known once the visitor has a user id or an email; later stages belong to scoring.
     mutating func markKnown(reason: String) {
         guard stage == "anonymous" else { return }
@@ -39,6 +52,8 @@ struct ProfileState: Sendable {
     var row: JSONValue {
         func time(_ date: Date?) -> JSONValue { date.map { .string($0.formatted(FieldProvenance.timestampStyle)) } ?? .null }
         return ["id": .string(id.uuidString), "fields": .object(fields), "field_meta": .object(meta),
-                "first_seen_at": time(firstSeen), "last_seen_at": time(lastSeen), "stage": .string(stage)]
+                "first_seen_at": time(firstSeen), "last_seen_at": time(lastSeen), "stage": .string(stage),
+                "lead_score": .number(Double(leadScore)), "engagement_score": .number(Double(engagementScore)),
+                "score_breakdown": .array(breakdown)]
     }
 }
