@@ -173,7 +173,7 @@ public struct FieldRegistry: Sendable {
     }
 
     /// Converts a YAML node to JSON, keeping YAML's typing of scalars (numbers, booleans, null).
-    static func jsonValue(_ node: Node) -> JSONValue {
+    public static func jsonValue(_ node: Node) -> JSONValue {
         switch node {
         case .scalar(let scalar):
             if scalar.style == .plain {

@@ -16,6 +16,8 @@ public struct EngineConfig: Sendable {
     public var sessionTimeoutMinutes: Int
     /// The lead scoring rules and qualification stages.
     public var scoringFile: String
+    /// The built-in behavioural segments.
+    public var segmentsFile: String
 
     public init(environment env: EnvironmentReader) throws {
         port = try env.port("ENGINE_PORT", default: 8082)
@@ -26,6 +28,7 @@ public struct EngineConfig: Sendable {
         retryBaseMilliseconds = try env.int("ENGINE_RETRY_BASE_MS", default: 1000, range: 1...3_600_000)
         sessionTimeoutMinutes = try env.int("SESSION_TIMEOUT_MINUTES", default: 30, range: 1...1440)
         scoringFile = env.string("LEAD_SCORING_FILE", default: "config/lead_scoring.yaml")
+        segmentsFile = env.string("SEGMENTS_FILE", default: "config/segments.yaml")
     }
 
     /// attempt⁴-style growth like River, capped at an hour, with ±20 % jitter so retries spread out.

@@ -8,7 +8,7 @@ import Shared
 public enum EngineService: ServiceEntry {
     public static let name = "profile-engine"
     public static let abstract = "Builds visitor profiles from the event queue (HTTP only for health and metrics)."
-    public static var extraCommands: [any ParsableCommand.Type] { [ReplayCommand.self] }
+    public static var extraCommands: [any ParsableCommand.Type] { [ReplayCommand.self, SegmentsCommand.self] }
 
     public static func buildApplication(_ environment: ServiceEnvironment) throws -> some ApplicationProtocol {
         let config = try EngineConfig(environment: environment.reader)
@@ -25,8 +25,9 @@ public enum EngineService: ServiceEntry {
         }
         let listener = QueueListener(database: environment.common.database, signal: signal, logger: environment.logger)
         let maintenance = PartitionMaintenance(client: client, logger: environment.logger)
+        let segments = SegmentMaintenance(client: client, builtins: try BuiltinSegments.load(path: config.segmentsFile), logger: environment.logger)
         return environment.makeApplication(router: router, port: config.port, client: client,
-                                           services: [listener, maintenance] + workers)
+                                           services: [listener, maintenance, segments] + workers)
     }
 
     public static func serve(_ environment: ServiceEnvironment) async throws {
@@ -48,5 +49,26 @@ struct ReplayCommand: AsyncParsableCommand {
             try await QueueRepository.replay(ids: ids, client: client, logger: environment.logger)
         }
         print("profile-engine replay: re-queued \(count) event(s)")
+    }
+}
+
+/// `profile-engine segments reevaluate`: syncs the built-in segments and re-evaluates every profile.
+struct SegmentsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "segments", abstract: "Segment administration.",
+                                                    subcommands: [Reevaluate.self])
+
+    struct Reevaluate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Sync built-in segments and re-evaluate every profile.")
+
+        func run() async throws {
+            let environment = try bootstrappedEnvironment(service: EngineService.name)
+            let config = try EngineConfig(environment: environment.reader)
+            let builtins = try BuiltinSegments.load(path: config.segmentsFile)
+            let count = try await withDatabase(environment) { client in
+                try await builtins.sync(client, logger: environment.logger)
+                return try await SegmentEvaluator(logger: environment.logger).reevaluateAll(client)
+            }
+            print("profile-engine segments reevaluate: evaluated \(count) profiles")
+        }
     }
 }

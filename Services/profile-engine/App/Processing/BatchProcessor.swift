@@ -72,7 +72,9 @@ struct BatchProcessor: Sendable {
         try await applyScores(&profiles, on: tx)
         try await writeProfiles(Array(profiles.values), on: tx)
         try await writeRejections(rejections, on: tx)
-        outcome.changedProfiles = try await recordChanges(Array(profiles.values), merges: resolution.merges, on: tx)
+        let segments = SegmentEvaluator(logger: logger)
+        let segmentChanges = try await segments.evaluate(Array(profiles.keys), segments: try await segments.activeSegments(on: tx), on: tx)
+        outcome.changedProfiles = try await recordChanges(Array(profiles.values), merges: resolution.merges, alsoChanged: segmentChanges, on: tx)
         return outcome
     }
 
@@ -156,7 +158,8 @@ struct BatchProcessor: Sendable {
 
     /// Named query `record_profile_changes`: the change log that webhooks and live readers follow,
     /// and one `profile_updated` notification per changed profile (delivered at commit).
-    private func recordChanges(_ profiles: [ProfileState], merges: [(loser: UUID, winner: UUID)], on tx: PostgresConnection) async throws -> Set<UUID> {
+    private func recordChanges(_ profiles: [ProfileState], merges: [(loser: UUID, winner: UUID)], alsoChanged: Set<UUID>,
+                               on tx: PostgresConnection) async throws -> Set<UUID> {
         var changes: [JSONValue] = []
         var transitions: [JSONValue] = []
         for profile in profiles {
@@ -193,6 +196,7 @@ struct BatchProcessor: Sendable {
         }
         var changed = Set(changes.compactMap { $0["profile_id"]?.stringValue.flatMap(UUID.init(uuidString:)) })
         changed.formUnion(merges.map(\.winner))
+        changed.formUnion(alsoChanged)
         if !changed.isEmpty {
             try await tx.query("SELECT pg_notify('profile_updated', id::text) FROM unnest(\(Array(changed))::uuid[]) AS id", logger: logger)
         }

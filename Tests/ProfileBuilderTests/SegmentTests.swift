@@ -1,0 +1,122 @@
+import Foundation
+import PostgresNIO
+import Shared
+import Testing
+@testable import EngineApp
+
+@Suite("Segments")
+struct SegmentTests {
+    static func syncBuiltins(_ db: TestDatabase) async throws {
+        try await BuiltinSegments.load(path: RepositoryPaths.root.appendingPathComponent("config/segments.yaml").path)
+            .sync(db.client, logger: TestDatabase.logger)
+    }
+
+    static func members(_ db: TestDatabase, _ slug: String) async throws -> Set<String> {
+        let rows = try await db.client.query(
+            """
+            SELECT i.value FROM segment_memberships m JOIN segments s ON s.id = m.segment_id
+            JOIN profile_identities i ON i.profile_id = m.profile_id AND i.kind = 'anonymous_id'
+            WHERE s.slug = \(slug) AND m.left_at IS NULL
+            """, logger: TestDatabase.logger)
+        var names = Set<String>()
+        for try await name in rows.decode(String.self) { names.insert(name) }
+        return names
+    }
+
+    static func recent(_ minutesAgo: Double) -> String {
+        Date().addingTimeInterval(-minutesAgo * 60).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    static func page(_ visitor: String, _ path: String, _ minutesAgo: Double) -> [String: Any] {
+        ["type": "page", "anonymousId": visitor, "timestamp": recent(minutesAgo), "properties": ["url": "https://acme.com\(path)", "path": path]]
+    }
+
+    @Test func test_visitor_segmentation() async throws {
+        try await TestDatabase.with { db in
+            try await Self.syncBuiltins(db)
+            var events: [[String: Any]] = [Self.page("bouncer", "/", 5)]
+            // Researcher: 8 pages over two sessions, never pricing.
+            events += (0..<4).map { Self.page("reader", "/blog/\($0)", 200 - Double($0)) } + (0..<4).map { Self.page("reader", "/docs/\($0)", 20 - Double($0)) }
+            // Returning evaluator: three sessions, one of them on pricing.
+            events += [Self.page("evaluator", "/", 300), Self.page("evaluator", "/features", 200), Self.page("evaluator", "/pricing", 100)]
+            // High intent through qualification (fit + pricing pushes the lead score over the MQL line).
+            events += [Self.page("buyer", "/pricing", 10), Self.page("buyer", "/plans", 9), Self.page("buyer", "/quote", 8),
+                       ["type": "identify", "anonymousId": "buyer", "timestamp": Self.recent(7),
+                        "traits": ["email": "cfo@bigco.com", "job_title": "CFO", "company_size": "1001-5000", "industry": "finance", "phone": "+14155552671"]]]
+            _ = try await ProfileEngineTests.ingest(db, [events])
+            #expect(try await Self.members(db, "bouncer") == ["bouncer"])
+            #expect(try await Self.members(db, "researcher") == ["reader"])
+            #expect(try await Self.members(db, "returning-evaluator") == ["evaluator"])
+            #expect(try await Self.members(db, "high-intent") == ["buyer"])
+            #expect(try await Self.members(db, "at-risk").isEmpty)
+        }
+    }
+
+    @Test func test_pattern_recognition() async throws {
+        try await TestDatabase.with { db in
+            try await Self.syncBuiltins(db)
+            // Engaged a year ago (three sessions), silent since: at risk of churning.
+            _ = try await ProfileEngineTests.ingest(db, [[
+                Events.page("lapsed", "https://acme.com/a", minute: 0), Events.page("lapsed", "https://acme.com/b", minute: 100),
+                Events.page("lapsed", "https://acme.com/c", minute: 200), Events.page("fresh", "https://acme.com/", minute: 0),
+            ]])
+            #expect(try await Self.members(db, "at-risk") == ["lapsed"])
+            // "fresh" had one session a year ago: a bouncer, not at risk.
+            #expect(try await Self.members(db, "bouncer").contains("fresh"))
+        }
+    }
+
+    @Test func memberships_are_entered_and_left_incrementally() async throws {
+        try await TestDatabase.with { db in
+            try await Self.syncBuiltins(db)
+            let engine = try await ProfileEngineTests.ingest(db, [[Self.page("v", "/", 30)]])
+            #expect(try await Self.members(db, "bouncer") == ["v"])
+            _ = try await ProfileEngineTests.ingest(db, [[Self.page("v", "/features", 29)]])
+            #expect(try await Self.members(db, "bouncer").isEmpty)
+            let profile = try #require(try await engine.profile("anonymous_id", "v"))
+            #expect(try await engine.count("SELECT count(*)::int FROM segment_memberships WHERE profile_id = \(profile) AND left_at IS NOT NULL") == 1)
+            #expect(try await engine.count("SELECT count(*)::int FROM profile_changes WHERE profile_id = \(profile) AND kind = 'segment_entered' AND changes->>'segment' = 'bouncer'") == 1)
+            #expect(try await engine.count("SELECT count(*)::int FROM profile_changes WHERE profile_id = \(profile) AND kind = 'segment_left'") == 1)
+        }
+    }
+
+    @Test func custom_rules_handle_missing_fields_nulls_and_combinations() async throws {
+        try await TestDatabase.with { db in
+            _ = try await ProfileEngineTests.ingest(db, [[
+                Events.identify("fin", traits: ["industry": "finance", "employees": 500], minute: 0),
+                Events.identify("sw", traits: ["industry": "software", "employees": 20], minute: 0),
+                Events.identify("none", traits: ["name": "No Industry"], minute: 0),
+            ]])
+            func define(_ slug: String, _ definition: JSONValue) async throws {
+                _ = try SegmentRule(json: definition)
+                try await db.client.query("INSERT INTO segments (site_id, slug, name, definition) VALUES (1, \(slug), \(slug), \(definition.jsonText)::jsonb)",
+                                          logger: TestDatabase.logger)
+            }
+            try await define("not-software", ["field": "industry", "op": "neq", "value": "software"])
+            try await define("big-or-finance", ["any": [["field": "employees", "op": "gte", "value": 200], ["field": "industry", "op": "in", "value": ["finance", "healthcare"]]]])
+            try await define("no-industry", ["field": "industry", "op": "missing"])
+            try await define("small-and-not-finance", ["all": [["field": "employees", "op": "lt", "value": 100], ["not": ["field": "industry", "op": "eq", "value": "finance"]]]])
+            let count = try await SegmentEvaluator(logger: TestDatabase.logger).reevaluateAll(db.client)
+            #expect(count == 3)
+            // A missing field is "not software" (neq is null-safe) but never "less than 100".
+            #expect(try await Self.members(db, "not-software") == ["fin", "none"])
+            #expect(try await Self.members(db, "big-or-finance") == ["fin"])
+            #expect(try await Self.members(db, "no-industry") == ["none"])
+            #expect(try await Self.members(db, "small-and-not-finance") == ["sw"])
+        }
+    }
+
+    @Test(arguments: [
+        (JSONValue.object([:]), "definition: must be a non-empty JSON object"),
+        (["all": []], "definition.all: must be a non-empty array"),
+        (["all": [["field": "x", "op": "near", "value": 1]]], "definition.all[0].op: must be one of"),
+        (["metric": "karma", "op": "gt", "value": 1], "definition.metric: must be one of"),
+        (["page_path": "(", "min_views": 1], "definition.page_path: is not a valid regular expression"),
+        (["field": "industry", "op": "in", "value": "finance"], "definition.value: must be an array for op in"),
+        (["colour": "blue"], "definition: is not a condition"),
+    ] as [(JSONValue, String)])
+    func invalid_definitions_name_the_place_of_the_error(definition: JSONValue, message: String) throws {
+        let error = try #require(throws: SegmentRule.Invalid.self) { try SegmentRule(json: definition) }
+        #expect(error.description.hasPrefix(message), "\(error)")
+    }
+}
