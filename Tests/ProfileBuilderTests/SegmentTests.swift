@@ -120,3 +120,33 @@ struct SegmentTests {
         #expect(error.description.hasPrefix(message), "\(error)")
     }
 }
+
+@Suite("Segments API")
+struct SegmentsAPITests {
+    @Test func segments_are_defined_listed_and_deleted_through_the_api() async throws {
+        try await TestDatabase.with { db in
+            _ = try await ProfileEngineTests.ingest(db, [[Events.identify("fin", traits: ["industry": "finance"], minute: 0)]])
+            let api = APIHarness(db: db)
+            let writer = try await api.key([.profilesRead, .profilesWrite])
+            try await api.run { client in
+                let bad = try await client.call(.post, "/v1/segments", token: writer, json: ["site": "acme", "slug": "x", "name": "X",
+                                                                                            "definition": ["all": [["field": "industry", "op": "near"]]]])
+                #expect(bad.status == .unprocessableContent)
+                #expect(bad.json["field"] as? String == "definition.all[0].op")
+                let created = try await client.call(.post, "/v1/segments", token: writer, json: [
+                    "site": "acme", "slug": "finance", "name": "Finance", "definition": ["field": "industry", "op": "eq", "value": "finance"]])
+                #expect(created.status == .created)
+                #expect(try await client.call(.post, "/v1/segments", token: writer, json: [
+                    "site": "acme", "slug": "finance", "name": "Again", "definition": ["stage": ["mql"]]]).status == .conflict)
+                _ = try await SegmentEvaluator(logger: TestDatabase.logger).reevaluateAll(db.client)
+                let list = try await client.call(.get, "/v1/segments", token: writer)
+                let finance = (list.json["data"] as? [[String: Any]])?.first { $0["slug"] as? String == "finance" }
+                #expect(finance?["members"] as? Int == 1)
+                let members = try await client.call(.get, "/v1/profiles?segment=finance", token: writer)
+                #expect((members.json["data"] as? [Any])?.count == 1)
+                #expect(try await client.call(.delete, "/v1/segments/finance", token: writer).status == .noContent)
+                #expect(try await client.call(.delete, "/v1/segments/finance", token: writer).status == .notFound)
+            }
+        }
+    }
+}

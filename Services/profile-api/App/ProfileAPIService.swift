@@ -19,6 +19,7 @@ public enum ProfileAPIService: ServiceEntry {
         ProfilesController(auth: auth, profiles: profiles, privacy: privacy).addRoutes(to: router)
         GDPRController(auth: auth, profiles: profiles, privacy: privacy).addRoutes(to: router)
         APIKeysController(auth: auth, client: client).addRoutes(to: router)
+        SegmentsController(auth: auth, client: client).addRoutes(to: router)
         return environment.makeApplication(router: router, port: config.port, client: client)
     }
 
