@@ -20,6 +20,7 @@ public enum ProfileAPIService: ServiceEntry {
         GDPRController(auth: auth, profiles: profiles, privacy: privacy).addRoutes(to: router)
         APIKeysController(auth: auth, client: client).addRoutes(to: router)
         SegmentsController(auth: auth, client: client).addRoutes(to: router)
+        JourneysController(auth: auth, queries: JourneyQueries(client: client, logger: environment.logger)).addRoutes(to: router)
         return environment.makeApplication(router: router, port: config.port, client: client)
     }
 
