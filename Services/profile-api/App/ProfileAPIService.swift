@@ -20,6 +20,8 @@ public enum ProfileAPIService: ServiceEntry {
         GDPRController(auth: auth, profiles: profiles, privacy: privacy).addRoutes(to: router)
         APIKeysController(auth: auth, client: client).addRoutes(to: router)
         SegmentsController(auth: auth, client: client).addRoutes(to: router)
+        PersonalizationController(auth: auth, profiles: profiles, context: PersonalizationContext(registry: environment.fields, holdoutPercent: config.holdoutPercent),
+                                  client: client).addRoutes(to: router)
         JourneysController(auth: auth, queries: JourneyQueries(client: client, logger: environment.logger)).addRoutes(to: router)
         return environment.makeApplication(router: router, port: config.port, client: client)
     }
