@@ -47,7 +47,7 @@ pg_start_cluster() {
       || { cat "$dir/initdb.log" >&2; return 1; }
     cat >>"$dir/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
-max_connections = 300
+max_connections = 600
 shared_buffers = 256MB
 unix_socket_directories = '$dir'
 fsync = on

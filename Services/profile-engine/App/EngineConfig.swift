@@ -7,6 +7,8 @@ public struct EngineConfig: Sendable {
     public var workers: Int
     /// Events claimed and applied per transaction (short transactions keep vacuum healthy).
     public var batchSize: Int
+    /// Shards one batch may take; the rest stay free for other workers and engines.
+    public var shardsPerBatch: Int
     /// How often an idle worker looks for work when no notification arrives.
     public var pollIntervalMilliseconds: Int
     /// A failing event is retried this many times (with exponential backoff) before it is dead-lettered.
@@ -23,6 +25,7 @@ public struct EngineConfig: Sendable {
         port = try env.port("ENGINE_PORT", default: 8082)
         workers = try env.int("ENGINE_WORKERS", default: 2, range: 1...64)
         batchSize = try env.int("ENGINE_BATCH_SIZE", default: 200, range: 1...5000)
+        shardsPerBatch = try env.int("ENGINE_SHARDS_PER_BATCH", default: 16, range: 1...QueueShards.count)
         pollIntervalMilliseconds = try env.int("ENGINE_POLL_INTERVAL_MS", default: 1000, range: 10...3_600_000)
         maxAttempts = try env.int("ENGINE_MAX_ATTEMPTS", default: 8, range: 1...100)
         retryBaseMilliseconds = try env.int("ENGINE_RETRY_BASE_MS", default: 1000, range: 1...3_600_000)

@@ -33,7 +33,7 @@ struct TestDatabase: Sendable {
             try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"), logger: logger)
         }
         let url = server.with(database: name)
-        let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 20), backgroundLogger: logger)
+        let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 8), backgroundLogger: logger)
         let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
@@ -54,6 +54,8 @@ struct TestDatabase: Sendable {
             "LOG_LEVEL": "warning",
             "STARTUP_TIMEOUT_SECONDS": "5",
             "COLLECTOR_PORT": "0", "API_PORT": "0", "ENGINE_PORT": "0",
+            // Many tests run at once against one server: keep each one's pools small.
+            "DATABASE_POOL_SIZE": "4",
         ]
         values.merge(extra) { _, new in new }
         return values

@@ -29,25 +29,31 @@ struct QueueRepository: Sendable {
         return shards
     }
 
-    /// Named query `lock_shard`: one worker per shard at a time, so a visitor's events are applied
-    /// in order; the lock ends with the transaction (or the connection, if the worker dies).
-    func lockShard(_ shard: Int16, on connection: PostgresConnection) async throws -> Bool {
-        let rows = try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockSpace), \(Int32(shard)))", logger: logger)
-        for try await locked in rows.decode(Bool.self) { return locked }
-        return false
+    /// Named query `lock_shards`: up to `limit` of `shards` that no other worker holds, locked
+    /// until the end of the transaction. Several shards per transaction keep batches full when
+    /// events are spread thinly over many visitors.
+    func lockShards(_ shards: [Int16], limit: Int, on connection: PostgresConnection) async throws -> [Int16] {
+        let rows = try await connection.query(
+            """
+            SELECT s FROM unnest(\(shards.map(Int32.init))::int[]) AS s
+            WHERE pg_try_advisory_xact_lock(\(Self.lockSpace), s) LIMIT \(limit)
+            """, logger: logger)
+        var locked: [Int16] = []
+        for try await shard in rows.decode(Int32.self) { locked.append(Int16(shard)) }
+        return locked
     }
 
-    /// Named query `claim_shard_batch`: the oldest ready rows of the shard with their events.
-    func claim(shard: Int16, limit: Int, onlyQueueID: Int64? = nil, on connection: PostgresConnection) async throws -> [QueuedEvent] {
+    /// Named query `claim_batch`: the oldest ready rows of the locked shards with their events.
+    func claim(shards: [Int16], limit: Int, onlyQueueID: Int64? = nil, on connection: PostgresConnection) async throws -> [QueuedEvent] {
         let rows = try await connection.query(
             """
             WITH claimed AS MATERIALIZED (
                 SELECT id FROM event_queue
-                WHERE shard = \(shard) AND available_at <= now() AND (\(onlyQueueID)::bigint IS NULL OR id = \(onlyQueueID))
+                WHERE shard = ANY(\(shards)::smallint[]) AND available_at <= now() AND (\(onlyQueueID)::bigint IS NULL OR id = \(onlyQueueID))
                 ORDER BY id LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED
             )
-            SELECT q.id, q.attempts, q.event_id, q.event_received_at, q.site_id,
+            SELECT q.id, q.attempts, q.shard, q.event_id, q.event_received_at, q.site_id,
                    e.type, e.message_id, e.anonymous_id, e.user_id, e.name, e.event, e.previous_id,
                    e.properties::text, e.traits::text, e.context::text, e.occurred_at, e.is_bot
             FROM claimed c
@@ -58,15 +64,15 @@ struct QueueRepository: Sendable {
         var claimed: [QueuedEvent] = []
         for try await row in rows {
             let columns = row.makeRandomAccess()
-            let (queueID, attempts, eventID) = try (columns[0].decode(Int64.self), columns[1].decode(Int.self), columns[2].decode(Int64.self))
-            let (receivedAt, siteID) = try (columns[3].decode(Date.self), columns[4].decode(Int64.self))
-            let type = try columns[5].decode(String?.self)
-            let messageID = try columns[6].decode(String?.self)
+            let (queueID, attempts, shard) = try (columns[0].decode(Int64.self), columns[1].decode(Int.self), columns[2].decode(Int16.self))
+            let (eventID, receivedAt, siteID) = try (columns[3].decode(Int64.self), columns[4].decode(Date.self), columns[5].decode(Int64.self))
+            let type = try columns[6].decode(String?.self)
+            let messageID = try columns[7].decode(String?.self)
             let (anonymousID, userID, name, eventName, previousID) = try (
-                columns[7].decode(String?.self), columns[8].decode(String?.self), columns[9].decode(String?.self),
-                columns[10].decode(String?.self), columns[11].decode(String?.self))
-            let (properties, traits, context) = try (columns[12].decode(String?.self), columns[13].decode(String?.self), columns[14].decode(String?.self))
-            let (occurredAt, isBot) = try (columns[15].decode(Date?.self), columns[16].decode(Bool?.self))
+                columns[8].decode(String?.self), columns[9].decode(String?.self), columns[10].decode(String?.self),
+                columns[11].decode(String?.self), columns[12].decode(String?.self))
+            let (properties, traits, context) = try (columns[13].decode(String?.self), columns[14].decode(String?.self), columns[15].decode(String?.self))
+            let (occurredAt, isBot) = try (columns[16].decode(Date?.self), columns[17].decode(Bool?.self))
             var stored: StoredEvent?
             if let type, let occurredAt {
                 stored = StoredEvent(

@@ -5,8 +5,8 @@ import Prometheus
 import ServiceLifecycle
 import Shared
 
-/// One consumer of the event queue. It takes a shard at a time (advisory lock), claims the shard's
-/// oldest ready events, applies them and deletes their queue rows in one transaction: an event's
+/// One consumer of the event queue. It takes a few free shards at a time (advisory locks), claims
+/// their oldest ready events, applies them and deletes their queue rows in one transaction: an event's
 /// effect happens exactly once, even if the process dies at any line (the transaction then rolls
 /// back and the rows are claimed again). A batch that fails is retried event by event so that a
 /// poison event is isolated, backed off and finally dead-lettered without blocking the others.
@@ -38,18 +38,15 @@ final class QueueWorker: Service, Sendable {
     func run() async throws {
         let poll = Duration.milliseconds(config.pollIntervalMilliseconds)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            var didWork = false
+            var taken = 0
             do {
-                for shard in try await queue.shardsWithWork(client).shuffled() {
-                    if Task.isShuttingDownGracefully { return }
-                    if try await drain(shard: shard) > 0 { didWork = true }
-                }
+                taken = try await processBatch(shards: try await queue.shardsWithWork(client).shuffled())
             } catch {
                 logger.warning("queue worker error", metadata: ["error": "\(describeDatabaseError(error))"])
                 try? await Task.sleep(for: .seconds(1))
             }
-            if !didWork {
-                // Idle (or everything left is backing off): wait for a wake-up or the poll interval.
+            if taken == 0 {
+                // Idle (or everything left is locked by others or backing off): wait for a wake-up or the poll interval.
                 await cancelWhenGracefulShutdown { await self.signal.wait(upTo: poll) }
             }
         }
@@ -59,33 +56,25 @@ final class QueueWorker: Service, Sendable {
     func drainReady() async throws -> Int {
         var total = 0
         while true {
-            var progress = 0
-            for shard in try await queue.shardsWithWork(client) { progress += try await drain(shard: shard) }
-            total += progress
-            if progress == 0 { return total }
+            let taken = try await processBatch(shards: try await queue.shardsWithWork(client).shuffled())
+            if taken == 0 { return total }
+            total += taken
         }
     }
 
-    /// Applies batches from one shard until it is empty, locked by another worker, or backing off.
-    private func drain(shard: Int16) async throws -> Int {
-        var total = 0
-        while !Task.isShuttingDownGracefully {
-            let count = try await processBatch(shard: shard)
-            total += max(count, 0)
-            if count < config.batchSize { break }
-        }
-        return total
-    }
-
-    /// Returns the number of events taken (0: nothing ready or shard busy).
-    private func processBatch(shard: Int16) async throws -> Int {
+    /// Locks up to `shardsPerBatch` free shards among `shards` (one worker per shard, so a
+    /// visitor's events are applied in order), claims their oldest ready events and applies them.
+    /// Returns the number of events taken (0: nothing ready, or every shard busy).
+    private func processBatch(shards: [Int16]) async throws -> Int {
+        guard !shards.isEmpty else { return 0 }
         let start = ContinuousClock.now
         var retry = 0
         while true {
             do {
                 let count = try await client.withTransaction(logger: logger) { tx -> Int in
-                    guard try await queue.lockShard(shard, on: tx) else { return 0 }
-                    let items = try await queue.claim(shard: shard, limit: config.batchSize, on: tx)
+                    let locked = try await queue.lockShards(shards, limit: config.shardsPerBatch, on: tx)
+                    guard !locked.isEmpty else { return 0 }
+                    let items = try await queue.claim(shards: locked, limit: config.batchSize, on: tx)
                     guard !items.isEmpty else { return 0 }
                     _ = try await processor.apply(items, on: tx)
                     try await queue.finish(items.map(\.queueID), on: tx)
@@ -105,23 +94,23 @@ final class QueueWorker: Service, Sendable {
                     continue
                 }
                 if failure == .unavailable { throw error }
-                logger.warning("batch failed; applying its events one by one",
-                               metadata: ["shard": "\(shard)", "error": "\(describeDatabaseError(error))"])
-                return try await isolateFailures(shard: shard)
+                logger.warning("batch failed; applying its events one by one", metadata: ["error": "\(describeDatabaseError(error))"])
+                return try await isolateFailures(shards: shards)
             }
         }
     }
 
-    /// Applies the shard's ready events one transaction each, recording failures per event.
-    private func isolateFailures(shard: Int16) async throws -> Int {
-        let candidates = try await client.withTransaction(logger: logger) { tx in
-            try await queue.claim(shard: shard, limit: config.batchSize, on: tx)
+    /// Applies the ready events of the shards one transaction each, recording failures per event.
+    private func isolateFailures(shards: [Int16]) async throws -> Int {
+        let candidates = try await client.withTransaction(logger: logger) { tx -> [QueuedEvent] in
+            let locked = try await queue.lockShards(shards, limit: config.shardsPerBatch, on: tx)
+            return try await queue.claim(shards: locked, limit: config.batchSize, on: tx)
         }
         for item in candidates {
             do {
                 try await client.withTransaction(logger: logger) { tx in
-                    guard try await queue.lockShard(shard, on: tx) else { return }
-                    let claimed = try await queue.claim(shard: shard, limit: 1, onlyQueueID: item.queueID, on: tx)
+                    guard try await queue.lockShards([item.shard], limit: 1, on: tx) == [item.shard] else { return }
+                    let claimed = try await queue.claim(shards: [item.shard], limit: 1, onlyQueueID: item.queueID, on: tx)
                     guard !claimed.isEmpty else { return }
                     _ = try await processor.apply(claimed, on: tx)
                     try await queue.finish([item.queueID], on: tx)
