@@ -1,3 +1,4 @@
+import ArgumentParser
 import Hummingbird
 import Shared
 
@@ -5,6 +6,7 @@ import Shared
 public enum ProfileAPIService: ServiceEntry {
     public static let name = "profile-api"
     public static let abstract = "Serves visitor profiles to internal services over an authenticated HTTP API."
+    public static var extraCommands: [any ParsableCommand.Type] { [CatalogCommand.self] }
 
     public static func buildApplication(_ environment: ServiceEnvironment) throws -> some ApplicationProtocol {
         let port = try environment.reader.port("API_PORT", default: 8081)

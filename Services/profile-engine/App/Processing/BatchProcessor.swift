@@ -9,6 +9,8 @@ struct BatchProcessor: Sendable {
     let registry: FieldRegistry
     let sessionizer: Sessionizer
     let logger: Logger
+    /// Chat and page interests; the offline analyser unless the service configures another.
+    var interests = InterestStep.offline(logger: Logger(label: "profile-engine"))
 
     struct Outcome: Sendable {
         var applied = 0
@@ -66,6 +68,7 @@ struct BatchProcessor: Sendable {
         var touchedSessions = try await writePageViews(events, resolution: resolution, on: tx)
         touchedSessions.formUnion(try await applyPageEngagement(events, resolution: resolution, on: tx))
         try await writeChat(events, resolution: resolution, on: tx)
+        try await interests.apply(events, resolution: resolution, profiles: &profiles, registry: registry, on: tx)
         try await refreshSessions(touchedSessions, on: tx)
         try await refreshEngagement(Set(profiles.keys), on: tx)
         try await writeProfiles(Array(profiles.values), on: tx)
