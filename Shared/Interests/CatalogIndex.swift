@@ -95,16 +95,25 @@ public struct CatalogIndex: Sendable {
         return close.count == 1 ? close[0] : stem
     }
 
-    /// Longest phrase matches, left to right, without overlaps. Two adjacent words also match a
-    /// one-word phrase written as one ("help desk" → "helpdesk").
+    /// Longest phrase matches, left to right, without overlaps among items and, separately, among
+    /// categories (so "marketing automation" is both an item and the marketing category). Two
+    /// adjacent words also match a one-word phrase written as one ("help desk" → "helpdesk").
     func matches(in tokens: [Token]) -> [Match] {
         let stems = tokens.map(correctedStem)
+        return matches(tokens, stems: stems, items: true) + matches(tokens, stems: stems, items: false)
+    }
+
+    private func matches(_ tokens: [Token], stems: [String], items: Bool) -> [Match] {
+        func wanted(_ phrase: Phrase) -> Bool {
+            if case .item = phrase.target { return items }
+            return !items
+        }
         var result: [Match] = []
         var index = 0
         while index < stems.count {
             var best: [Match] = []
             var bestLength = 0
-            for phrase in phrasesByFirstStem[stems[index]] ?? [] {
+            for phrase in phrasesByFirstStem[stems[index]] ?? [] where wanted(phrase) {
                 let length = phrase.stems.count
                 guard index + length <= stems.count, Array(stems[index..<index + length]) == phrase.stems,
                       tokens[index..<index + length].allSatisfy({ $0.clause == tokens[index].clause }) else { continue }
@@ -117,7 +126,7 @@ public struct CatalogIndex: Sendable {
             }
             if best.isEmpty, index + 1 < stems.count, tokens[index].clause == tokens[index + 1].clause {
                 let joined = Stemmer.stem(tokens[index].text + tokens[index + 1].text)
-                for phrase in phrasesByFirstStem[joined] ?? [] where phrase.stems.count == 1 {
+                for phrase in phrasesByFirstStem[joined] ?? [] where phrase.stems.count == 1 && wanted(phrase) {
                     best.append(Match(phrase: phrase, start: index, end: index + 2))
                     bestLength = 2
                 }

@@ -40,14 +40,19 @@ struct EntityExtractor: Sendable {
             guard characters[index] == "+" || characters[index].isNumber || characters[index] == "(" else { index += 1; continue }
             if index > 0, characters[index - 1].isLetter || characters[index - 1] == "$" { index += 1; continue }
             var end = index
+            var lastDigit = index
             var digits = 0
             while end < characters.count, characters[end].isNumber || " -.()+".contains(characters[end]) {
-                if characters[end].isNumber { digits += 1 }
                 if characters[end] == "+", end != index { break }
+                if characters[end].isNumber {
+                    digits += 1
+                    lastDigit = end + 1
+                }
                 end += 1
             }
-            let candidate = String(characters[index..<end]).trimmingCharacters(in: CharacterSet(charactersIn: " -.("))
-            if (8...15).contains(digits), !(end < characters.count && characters[end].isLetter) { return candidate }
+            // The number ends at its last digit ("…2671." is a phone number and a full stop).
+            let candidate = String(characters[index..<lastDigit])
+            if (8...15).contains(digits), !(lastDigit < characters.count && characters[lastDigit].isLetter) { return candidate }
             index = max(end, index + 1)
         }
         return nil
