@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -35,6 +36,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Shared",
             swiftSettings: swiftSettings
@@ -49,6 +51,18 @@ let package = Package(
             name: "bench-bare-http",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             path: "Benchmarks/BareHTTP",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "interest-eval",
+            dependencies: ["Shared"],
+            path: "Benchmarks/InterestEval",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "bench-interests",
+            dependencies: ["Shared"],
+            path: "Benchmarks/InterestBench",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -15,11 +15,16 @@ public enum EngineService: ServiceEntry {
         let client = environment.makeClient(maximumConnections: max(environment.common.databasePoolSize, config.workers * 2 + 2))
         let router = environment.makeRouter(client: client)
         let signal = WakeSignal()
-        let processor = BatchProcessor(
+        var processor = BatchProcessor(
             registry: environment.fields,
             sessionizer: Sessionizer(timeout: TimeInterval(config.sessionTimeoutMinutes * 60)),
             scoring: try LeadScoringConfig.load(path: config.scoringFile, registry: environment.fields),
             logger: environment.logger)
+        let analyzer: any ChatAnalyzer = try LLMConfig(environment: environment.reader).map {
+            LLMChatAnalyzer(config: $0, logger: environment.logger)
+        } ?? OfflineChatAnalyzer()
+        processor.interests = InterestStep(analyzer: analyzer, scoring: try InterestScoring(environment: environment.reader),
+                                           logger: environment.logger)
         let workers = (0..<config.workers).map { _ in
             QueueWorker(client: client, processor: processor, config: config, signal: signal, metrics: environment.metrics, logger: environment.logger)
         }

@@ -10,6 +10,8 @@ struct BatchProcessor: Sendable {
     let sessionizer: Sessionizer
     let scoring: LeadScoringConfig
     let logger: Logger
+    /// Chat and page interests; the offline analyser unless the service configures another.
+    var interests = InterestStep.offline(logger: Logger(label: "profile-engine"))
 
     struct Outcome: Sendable {
         var applied = 0
@@ -67,6 +69,7 @@ struct BatchProcessor: Sendable {
         var touchedSessions = try await writePageViews(events, resolution: resolution, on: tx)
         touchedSessions.formUnion(try await applyPageEngagement(events, resolution: resolution, on: tx))
         try await writeChat(events, resolution: resolution, on: tx)
+        try await interests.apply(events, resolution: resolution, profiles: &profiles, registry: registry, on: tx)
         try await refreshSessions(touchedSessions, on: tx)
         try await refreshEngagement(Set(profiles.keys), on: tx)
         try await applyScores(&profiles, on: tx)

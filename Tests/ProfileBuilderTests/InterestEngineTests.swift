@@ -1,0 +1,131 @@
+import Foundation
+import PostgresNIO
+import Testing
+@testable import Shared
+
+/// Interests built by the real engine from chat and page events, against a real database.
+@Suite struct InterestEngineTests {
+    static func prepare(_ db: TestDatabase) async throws {
+        try await CollectorHarness(db: db).site("acme", writeKey: "wk")
+        _ = try await CatalogImportTests.importDemo(db)
+    }
+
+    static func dwell(_ anonymousID: String, pageView: String, minute: Double, ms: Int, scroll: Int) -> [String: Any] {
+        ["type": "track", "event": "Page Dwell", "anonymousId": anonymousID, "timestamp": Events.at(minute),
+         "properties": ["dwell_ms": ms, "max_scroll_depth": scroll, "page_view_id": pageView]]
+    }
+
+    func confidence(_ db: TestDatabase, _ profile: UUID, item: String) async throws -> Double? {
+        try await db.scalar("""
+            SELECT i.confidence::float8 FROM interests i JOIN catalog_items c ON c.id = i.catalog_item_id
+            WHERE i.profile_id = \(profile) AND c.slug = \(item)
+            """, as: Double.self)
+    }
+
+    @Test func test_page_interest_inference() async throws {
+        try await TestDatabase.with { db in
+            try await Self.prepare(db)
+            let engine = try await ProfileEngineTests.ingest(db, [[
+                Events.page("deep", "https://acme.com/products/crm/features", minute: 0, id: "pv-deep", title: "Lumen CRM"),
+                Self.dwell("deep", pageView: "pv-deep", minute: 3, ms: 150_000, scroll: 100),
+                Events.page("glance", "https://acme.com/products/crm", minute: 0, id: "pv-glance", title: "Lumen CRM"),
+                Events.page("blog", "https://acme.com/blog/why-sales-forecasting-fails", minute: 0, id: "pv-blog", title: "Why sales forecasting fails"),
+                Events.page("blog", "https://acme.com/about", minute: 1, id: "pv-about", title: "About us"),
+            ]])
+            let deep = try #require(try await engine.profile("anonymous_id", "deep"))
+            let glance = try #require(try await engine.profile("anonymous_id", "glance"))
+            let blog = try #require(try await engine.profile("anonymous_id", "blog"))
+            #expect(try await db.scalar("SELECT matched_pattern FROM page_interests WHERE profile_id = \(deep) AND catalog_item_id IS NOT NULL",
+                                        as: String.self) == "/products/crm*")
+            // Deeper engagement gives higher confidence; the dwell arrived after the view and still counts.
+            let deepConfidence = try #require(try await confidence(db, deep, item: "lumen-crm"))
+            let glanceConfidence = try #require(try await confidence(db, glance, item: "lumen-crm"))
+            #expect(deepConfidence > glanceConfidence && glanceConfidence > 0)
+            #expect(try await db.scalar("SELECT dwell_ms FROM page_interests WHERE profile_id = \(deep) LIMIT 1", as: Int64.self) == 150_000)
+            // The category gets the item's evidence too, and the title maps a blog post.
+            #expect(try await db.scalar("""
+                SELECT count(*)::int FROM interests i JOIN catalog_categories c ON c.id = i.category_id WHERE i.profile_id = \(deep) AND c.slug = 'crm'
+                """, as: Int.self) == 1)
+            #expect(try await db.scalar("SELECT matched_pattern FROM page_interests WHERE profile_id = \(blog)", as: String.self)?.hasPrefix("title:") == true)
+            #expect(try await confidence(db, blog, item: "forecast") != nil)
+            #expect(try await db.scalar("SELECT count(*)::int FROM page_interests WHERE profile_id = \(blog)", as: Int.self) == 1)
+        }
+    }
+
+    @Test func chat_builds_interests_intents_and_fields() async throws {
+        try await TestDatabase.with { db in
+            try await Self.prepare(db)
+            let engine = try await ProfileEngineTests.ingest(db, [[Events.page("v1", "https://acme.com/", minute: 0)]], chat: [
+                "conversationId": "conv-1", "anonymousId": "v1",
+                "messages": [
+                    ["role": "user", "text": "Hi, I'm head of sales ops at Initech. We don't need the helpdesk, but how much is Lumen CRM for 12 reps?",
+                     "timestamp": Events.at(1)],
+                    ["role": "assistant", "text": "Lumen CRM is $49 per user. Would you like a demo of Forecast too?", "timestamp": Events.at(2)],
+                    ["role": "user", "text": "Sure, book a demo. Reach me at ann@initech, or ann.lee@initech.com. We're a 300 employees company.",
+                     "timestamp": Events.at(3)],
+                ]])
+            let profile = try #require(try await engine.profile("anonymous_id", "v1"))
+            #expect(try #require(try await confidence(db, profile, item: "lumen-crm")) >= 0.6)
+            #expect(try await db.scalar("""
+                SELECT negated FROM interests i JOIN catalog_items c ON c.id = i.catalog_item_id WHERE i.profile_id = \(profile) AND c.slug = 'helpdesk'
+                """, as: Bool.self) == true)
+            // What the assistant says is not the visitor's interest.
+            #expect(try await confidence(db, profile, item: "forecast") == nil)
+            #expect(try await db.scalar("SELECT count(*)::int FROM product_interests WHERE profile_id = \(profile) AND detector = 'keyword'",
+                                        as: Int.self) ?? 0 >= 2)
+            let intents = try await db.scalar("SELECT string_agg(DISTINCT intent, ',' ORDER BY intent) FROM chat_intents WHERE profile_id = \(profile)",
+                                              as: String.self)
+            #expect(intents?.contains("pricing_inquiry") == true && intents?.contains("demo_request") == true)
+            #expect(try await db.scalar("SELECT interest_tags FROM visitor_profiles WHERE id = \(profile)", as: [String].self)?.first == "lumen-crm")
+            // Volunteered details are validated fields with source chat; the malformed email is not stored.
+            let fields = try #require(try await db.scalar("SELECT fields::text FROM visitor_profiles WHERE id = \(profile)", as: String.self))
+            let json = try JSONDecoder().decode(JSONValue.self, from: Data(fields.utf8))
+            #expect(json["email"] == nil)
+            #expect(json["job_title"] == "head of sales ops")
+            #expect(json["company_size"] == "201-1000")
+            #expect(try await db.scalar("SELECT field_meta->'job_title'->>'source' FROM visitor_profiles WHERE id = \(profile)", as: String.self) == "chat")
+            #expect(try await db.scalar("SELECT count(*)::int FROM field_rejections WHERE profile_id = \(profile) AND field = 'email' AND source = 'chat'",
+                                        as: Int.self) == 1)
+        }
+    }
+
+    @Test func older_evidence_decays() async throws {
+        try await TestDatabase.with { db in
+            try await Self.prepare(db)
+            // Same reading of the SSO page, once and 28 days (two half-lives) before a later event.
+            let engine = try await ProfileEngineTests.ingest(db, [[
+                Events.page("fresh", "https://acme.com/products/sso", minute: 40_320, id: "f1"),
+                Self.dwell("fresh", pageView: "f1", minute: 40_321, ms: 150_000, scroll: 100),
+                Events.page("old", "https://acme.com/products/sso", minute: 0, id: "o1"),
+                Self.dwell("old", pageView: "o1", minute: 1, ms: 150_000, scroll: 100),
+                Events.page("old", "https://acme.com/", minute: 40_320),
+            ]])
+            let fresh = try #require(try await engine.profile("anonymous_id", "fresh"))
+            let old = try #require(try await engine.profile("anonymous_id", "old"))
+            let freshConfidence = try #require(try await confidence(db, fresh, item: "sso"))
+            let oldConfidence = try #require(try await confidence(db, old, item: "sso"))
+            #expect(abs(freshConfidence - InterestScoring().pageWeight) < 0.01)
+            #expect(abs(oldConfidence - InterestScoring().pageWeight / 4) < 0.01)
+        }
+    }
+
+    @Test func a_catalog_update_remaps_affected_interests() async throws {
+        try await TestDatabase.with { db in
+            try await Self.prepare(db)
+            // Re-mapping looks back a few half-lives from now, so this visit is recent.
+            var view = Events.page("v1", "https://acme.com/products/ai-assistant", minute: 0, id: "a1", title: "Lumen AI Assistant")
+            var dwell = Self.dwell("v1", pageView: "a1", minute: 2, ms: 120_000, scroll: 90)
+            view["timestamp"] = Date().addingTimeInterval(-86_400).formatted(Events.style)
+            dwell["timestamp"] = Date().addingTimeInterval(-86_000).formatted(Events.style)
+            let engine = try await ProfileEngineTests.ingest(db, [[view, dwell]])
+            let profile = try #require(try await engine.profile("anonymous_id", "v1"))
+            #expect(try await db.scalar("SELECT count(*)::int FROM interests WHERE profile_id = \(profile)", as: Int.self) == 0)
+            let update = #"{"items": [{"slug": "ai-assistant", "name": "AI Assistant", "category": "support", "url_patterns": ["/products/ai-assistant*"]}]}"#
+            let result = try await CatalogImportTests.importer().importCatalog(text: update, format: .json, siteSlug: "acme", dryRun: false, client: db.client)
+            #expect(result.report.changedTargets == [.item("ai-assistant")])
+            #expect(result.remap.profilesRecomputed == 1)
+            #expect(try #require(try await confidence(db, profile, item: "ai-assistant")) > 0.2)
+            #expect(try await db.scalar("SELECT interest_tags FROM visitor_profiles WHERE id = \(profile)", as: [String].self) == [])
+        }
+    }
+}
