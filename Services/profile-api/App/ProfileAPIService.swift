@@ -20,6 +20,9 @@ public enum ProfileAPIService: ServiceEntry {
         GDPRController(auth: auth, profiles: profiles, privacy: privacy).addRoutes(to: router)
         APIKeysController(auth: auth, client: client).addRoutes(to: router)
         SegmentsController(auth: auth, client: client).addRoutes(to: router)
+        CatalogController(auth: auth, client: client,
+                          importer: CatalogImporter(scoring: try InterestScoring(environment: environment.reader), logger: environment.logger))
+            .addRoutes(to: router)
         PersonalizationController(auth: auth, profiles: profiles, context: PersonalizationContext(registry: environment.fields, holdoutPercent: config.holdoutPercent),
                                   client: client).addRoutes(to: router)
         JourneysController(auth: auth, queries: JourneyQueries(client: client, logger: environment.logger)).addRoutes(to: router)
