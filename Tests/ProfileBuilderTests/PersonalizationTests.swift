@@ -135,3 +135,50 @@ struct PersonalizationTests {
         #expect(none.build(profile: profile, intents: [], recommendations: recommendations, maxCharacters: 500)["recommended"] == .array(["crm-suite"]))
     }
 }
+
+@Suite("Email personalization")
+struct EmailTemplateTests {
+    static let template = """
+        Hi {{#first_name}}{{first_name}}{{/first_name}}{{^first_name}}there{{/first_name}},
+        {{#conversation}}{{summary}}{{/conversation}}
+        {{#company.name}}How is everyone at {{company.name}}?{{/company.name}}
+        {{#recommended}}- {{name}}
+        {{/recommended}}
+        """
+
+    @Test func templates_render_with_a_profile_and_its_conversation_and_tolerate_missing_fields() async throws {
+        try await TestDatabase.with { db in
+            try await PersonalizationTests.fixture(db)
+            try await db.client.query(
+                """
+                INSERT INTO chat_messages (site_id, conversation_id, profile_id, role, text, sent_at) VALUES
+                  (1, 'c1', \(PersonalizationTests.target), 'user', 'Does the CRM integrate with Outlook?', now() - interval '2 minutes'),
+                  (1, 'c1', \(PersonalizationTests.target), 'assistant', 'Yes, it does.', now() - interval '1 minute')
+                """, logger: TestDatabase.logger)
+            let api = APIHarness(db: db)
+            let writer = try await api.key([.profilesRead, .profilesWrite])
+            try await api.run { client in
+                let broken = try await client.call(.put, "/v1/email-templates/broken", token: writer, json: ["subject": "Hi", "body": "{{#open}} never closed"])
+                #expect(broken.status == .unprocessableContent)
+                #expect(broken.json["field"] as? String == "body")
+                let saved = try await client.call(.put, "/v1/email-templates/follow-up", token: writer,
+                                                  json: ["subject": "Following up, {{first_name}}", "body": Self.template])
+                #expect(saved.status == .ok)
+                let ann = try await client.call(.post, "/v1/profiles/\(PersonalizationTests.target)/email", token: writer, json: ["template": "follow-up"])
+                #expect(ann.status == .ok)
+                let body = try #require(ann.json["body"] as? String)
+                #expect(ann.json["subject"] as? String == "Following up, Ann")
+                #expect(ann.json["to"] as? String == "ann@acme.com")
+                #expect(body.hasPrefix("Hi Ann,"))
+                #expect(body.contains("You asked: “Does the CRM integrate with Outlook?”"))
+                #expect(body.contains("- CRM Suite"))
+                #expect(!body.contains("How is everyone at"))  // no company known: the section is left out
+                // A visitor with no name and no conversation still gets a sensible email.
+                let anonymous = try await client.call(.post, "/v1/profiles/00000000-0000-0000-0000-0000000000b3/email", token: writer, json: ["template": "follow-up"])
+                #expect((anonymous.json["body"] as? String)?.hasPrefix("Hi there,") == true)
+                #expect(anonymous.json["subject"] as? String == "Following up, ")
+                #expect(try await client.call(.post, "/v1/profiles/\(PersonalizationTests.target)/email", token: writer, json: ["template": "nope"]).status == .notFound)
+            }
+        }
+    }
+}

@@ -20,6 +20,7 @@ public enum ProfileAPIService: ServiceEntry {
         GDPRController(auth: auth, profiles: profiles, privacy: privacy).addRoutes(to: router)
         APIKeysController(auth: auth, client: client).addRoutes(to: router)
         SegmentsController(auth: auth, client: client).addRoutes(to: router)
+        EmailController(auth: auth, profiles: profiles, client: client).addRoutes(to: router)
         CatalogController(auth: auth, client: client,
                           importer: CatalogImporter(scoring: try InterestScoring(environment: environment.reader), logger: environment.logger))
             .addRoutes(to: router)
