@@ -67,7 +67,9 @@ struct CollectorController: Sendable {
                 throw rateLimited(wait, "this write key is sending more events than its rate limit")
             }
             let parser = SegmentEventParser(facts: facts)
-            let checkEventSize = (request.headers[.contentLength].flatMap(Int.init) ?? Int.max) > CollectorConfig.maxEventBytes
+            // A compressed body's length says nothing about its events' sizes: check them all.
+            let checkEventSize = request.headers[.contentEncoding] != nil
+                || (request.headers[.contentLength].flatMap(Int.init) ?? Int.max) > CollectorConfig.maxEventBytes
             let parsed: [ParsedEvent] = items.map { item in
                 switch item {
                 case .failure(let rejection): return .rejected(rejection, messageID: nil)
