@@ -215,7 +215,8 @@ struct CollectorController: Sendable {
     func optOut(_ request: Request, context: ServiceRequestContext, optedOut: Bool) async throws -> Response {
         let body = try await TrackingBody.read(request, limit: CollectorConfig.maxEventBytes)
         let (site, cors) = try await authorize(request, body: body, logger: context.logger)
-        guard let anonymousID = body["anonymousId"]?.stringValue, !anonymousID.isEmpty, anonymousID.count <= SegmentEventParser.maxIDLength else {
+        guard let anonymousID = body["anonymousId"]?.stringValue, !anonymousID.isEmpty, anonymousID.count <= SegmentEventParser.maxIDLength,
+              !anonymousID.utf8.contains(0) else {
             var error = EventRejection.missing("anonymousId").apiError
             error.headers.append(contentsOf: cors)
             throw error

@@ -30,6 +30,31 @@ struct PreparedEvent: Sendable {
 
     static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
+    /// The first stored field with a U+0000 anywhere in it (Postgres text and jsonb refuse that character).
+    func fieldContainingNUL() -> String? {
+        let texts: [(String, String?)] = [("messageId", messageID), ("anonymousId", anonymousID), ("userId", userID),
+                                          ("event", event), ("name", name), ("previousId", previousID), ("groupId", groupID)]
+        for (field, text) in texts where text.map(Self.hasNUL) == true { return field }
+        let objects: [(String, [String: JSONValue])] = [("properties", properties), ("traits", traits), ("context", context),
+                                                        ("integrations", integrations)]
+        for (field, object) in objects where Self.hasNUL(.object(object)) { return field }
+        if let consent, Self.hasNUL(consent) { return "context.consent" }
+        return nil
+    }
+
+    private static func hasNUL(_ text: String) -> Bool {
+        text.utf8.contains(0)
+    }
+
+    private static func hasNUL(_ value: JSONValue) -> Bool {
+        switch value {
+        case .string(let text): return hasNUL(text)
+        case .array(let values): return values.contains(where: hasNUL)
+        case .object(let members): return members.contains { hasNUL($0.key) || hasNUL($0.value) }
+        case .null, .bool, .number: return false
+        }
+    }
+
     /// The row as a JSON object whose keys are the columns read by `jsonb_to_recordset` in EventStore.
     func row(ordinal: Int) -> JSONValue {
         func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
