@@ -243,6 +243,6 @@ struct CollectorController: Sendable {
     }
 
     static func encodedSize(_ value: JSONValue) -> Int {
-        (try? JSONEncoder().encode(value).count) ?? Int.max
+        value.jsonBytes.count
     }
 }

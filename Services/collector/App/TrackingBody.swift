@@ -37,9 +37,9 @@ enum TrackingBody {
         try checkDepth(bytes)
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            value = try JSONValue.parse(bytes, maxDepth: maxDepth)
         } catch {
-            throw APIError.badRequest("invalid_json", "the body is not valid JSON (UTF-8): \(describe(error))")
+            throw APIError.badRequest("invalid_json", "the body is not valid JSON (UTF-8): \(error)")
         }
         guard let object = value.objectValue else {
             throw APIError.badRequest("invalid_json", "the body must be a JSON object")
@@ -97,13 +97,6 @@ enum TrackingBody {
             default: break
             }
         }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            return (context.underlyingError.map { "\($0.localizedDescription)" } ?? context.debugDescription)
-        }
-        return "\(error)"
     }
 
     /// The write key from HTTP Basic (Segment's way: key as user, empty password), the
