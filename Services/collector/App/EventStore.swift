@@ -75,7 +75,7 @@ struct EventStore: Sendable {
         var written = 0
         for (ordinal, event) in events.enumerated() where seen.insert(Key(site: event.siteID, message: event.messageID)).inserted {
             if written > 0 { bytes.append(UInt8(ascii: ",")) }
-            event.row(ordinal: ordinal).write(to: &bytes)
+            event.writeRow(ordinal: ordinal, to: &bytes)
             written += 1
         }
         bytes.append(UInt8(ascii: "]"))

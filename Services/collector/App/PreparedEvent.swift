@@ -55,6 +55,48 @@ struct PreparedEvent: Sendable {
         }
     }
 
+    /// Appends `row(ordinal:)` as JSON text, without building the dictionary first (the hot path).
+    func writeRow(ordinal: Int, to out: inout [UInt8]) {
+        var first = true
+        func key(_ name: StaticString) {
+            out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            first = false
+            out.append(UInt8(ascii: "\""))
+            name.withUTF8Buffer { out.append(contentsOf: $0) }
+            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        }
+        func text(_ name: StaticString, _ value: String?) {
+            key(name)
+            if let value { JSONValue.write(value, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        }
+        func object(_ name: StaticString, _ value: [String: JSONValue]) {
+            key(name)
+            JSONValue.object(value).write(to: &out)
+        }
+        key("ord"); out.append(contentsOf: String(ordinal).utf8)
+        key("site_id"); out.append(contentsOf: String(siteID).utf8)
+        text("message_id", messageID)
+        text("type", type)
+        text("anonymous_id", anonymousID)
+        text("user_id", userID)
+        text("event", event)
+        text("name", name)
+        text("previous_id", previousID)
+        text("group_id", groupID)
+        object("properties", properties)
+        object("traits", traits)
+        object("context", context)
+        object("integrations", integrations)
+        text("occurred_at", occurredAt.formatted(Self.timestampStyle))
+        text("sent_at", sentAt?.formatted(Self.timestampStyle))
+        text("received_at", receivedAt.formatted(Self.timestampStyle))
+        text("client_ip", clientIP)
+        key("is_bot"); out.append(contentsOf: (isBot ? "true" : "false").utf8)
+        key("consent"); (consent ?? .null).write(to: &out)
+        key("shard"); out.append(contentsOf: String(shard).utf8)
+        out.append(UInt8(ascii: "}"))
+    }
+
     /// The row as a JSON object whose keys are the columns read by `jsonb_to_recordset` in EventStore.
     func row(ordinal: Int) -> JSONValue {
         func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
