@@ -283,13 +283,20 @@ extension JSONValue {
         return out
     }
 
+    /// Compact JSON text with object keys sorted (stable answers and logs), as UTF-8 bytes.
+    public var sortedJSONBytes: [UInt8] {
+        var out: [UInt8] = []
+        write(to: &out, sortedKeys: true)
+        return out
+    }
+
     /// Compact JSON text (object keys in no particular order), e.g. for binding a whole value as one
     /// `jsonb` parameter.
     public var jsonText: String { String(decoding: jsonBytes, as: UTF8.self) }
 
     /// Appends compact JSON text to `out`. Integral numbers are written without a fraction (as
     /// JSONEncoder does); a non-finite number, which JSON cannot express, is written as null.
-    public func write(to out: inout [UInt8]) {
+    public func write(to out: inout [UInt8], sortedKeys: Bool = false) {
         switch self {
         case .null:
             out.append(contentsOf: "null".utf8)
@@ -309,18 +316,23 @@ extension JSONValue {
             out.append(UInt8(ascii: "["))
             for (position, value) in values.enumerated() {
                 if position > 0 { out.append(UInt8(ascii: ",")) }
-                value.write(to: &out)
+                value.write(to: &out, sortedKeys: sortedKeys)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
             var first = true
-            for (key, value) in members {
+            func member(_ key: String, _ value: JSONValue) {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 Self.write(key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                value.write(to: &out)
+                value.write(to: &out, sortedKeys: sortedKeys)
+            }
+            if sortedKeys {
+                for key in members.keys.sorted() { member(key, members[key]!) }
+            } else {
+                for (key, value) in members { member(key, value) }
             }
             out.append(UInt8(ascii: "}"))
         }

@@ -105,6 +105,10 @@ struct JSONValueTextTests {
             #expect(value.jsonText == String(decoding: try encoder.encode(value), as: UTF8.self))
         }
         #expect(JSONValue.number(.infinity).jsonText == "null")
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let answer: JSONValue = ["success": true, "received": 3, "dropped": ["bot": 1, "do_not_track": 2],
+                                 "rejected": [["index": 1, "code": "x", "detail": "a/b \"q\""]], "a": [["z": 1, "b": nil]]]
+        #expect(String(decoding: answer.sortedJSONBytes, as: UTF8.self) == String(decoding: try encoder.encode(answer), as: UTF8.self))
         #expect(JSONValue.object(["k": ["x": [1, "y"]]]).jsonText == #"{"k":{"x":[1,"y"]}}"#)
     }
 }
