@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         .target(
@@ -42,7 +43,12 @@ let package = Package(
             path: "Shared",
             swiftSettings: swiftSettings
         ),
-        .target(name: "CollectorApp", dependencies: ["Shared"], path: "Services/collector/App", swiftSettings: swiftSettings),
+        .target(
+            name: "CollectorApp",
+            dependencies: ["Shared", .product(name: "CompressNIO", package: "compress-nio")],
+            path: "Services/collector/App",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(name: "collector", dependencies: ["CollectorApp"], path: "Services/collector/Main", swiftSettings: swiftSettings),
         .target(name: "EngineApp", dependencies: ["Shared"], path: "Services/profile-engine/App", swiftSettings: swiftSettings),
         .executableTarget(name: "profile-engine", dependencies: ["EngineApp"], path: "Services/profile-engine/Main", swiftSettings: swiftSettings),

@@ -3,7 +3,9 @@ import HTTPTypes
 import Hummingbird
 
 /// An error answered as RFC 9457 problem details: a stable `type`, the HTTP status, a readable
-/// `detail`, the `field` at fault when there is one, and the request id for support.
+/// `detail`, the `field` at fault when there is one, and the request id for support. The same
+/// code and detail are repeated as `code` and `message`, the members Segment's and RudderStack's
+/// SDKs read from an error answer (without them RudderStack's SDK retries even a 4xx).
 public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Sendable {
     public let status: HTTPResponse.Status
     /// Stable machine-readable code, e.g. `invalid_json`; the `type` URI is built from it.
@@ -42,6 +44,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
         body["title"] = .string(status.reasonPhrase)
         body["status"] = .number(Double(status.code))
         body["detail"] = .string(detail)
+        body["code"] = .string(code)
+        body["message"] = .string(detail)
         if let field { body["field"] = .string(field) }
         if let requestID { body["request_id"] = .string(requestID) }
         return .object(body)

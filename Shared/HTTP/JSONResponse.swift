@@ -5,8 +5,12 @@ import NIOCore
 
 /// Builds JSON responses from `JSONValue` or `Encodable` values with one encoder configuration.
 public enum JSONResponse {
+    /// Written directly (keys sorted, slashes not escaped: what the encoder below produces) - this
+    /// is every collector answer, and JSONEncoder cost ~6% of the collector's CPU per request.
     public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
-        make(encodable: value, status: status, contentType: contentType)
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.sortedJSONBytes)))
     }
 
     public static func make(encodable value: some Encodable, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {

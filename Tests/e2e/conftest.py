@@ -93,12 +93,16 @@ class Service:
 
     PORT_VARIABLE = {"collector": "COLLECTOR_PORT", "profile-engine": "ENGINE_PORT", "profile-api": "API_PORT"}
 
-    def __init__(self, bin_dir, name, db_url, log_dir, **extra):
+    def __init__(self, bin_dir, name, db_url, log_dir, port=None, **extra):
         self.name = name
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = service_env(db_url, **{self.PORT_VARIABLE[name]: self.port}, **extra)
         self.log_path = log_dir / f"{name}-{self.port}.log"
+        restart = 1
+        while self.log_path.exists():  # a restart on the same port keeps the earlier log
+            restart += 1
+            self.log_path = log_dir / f"{name}-{self.port}-{restart}.log"
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen([str(bin_dir / name), "serve"], env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -144,8 +148,9 @@ def migrated(bin_dir, database):
 def start_service(bin_dir, tmp_path):
     started = []
 
-    def start(name, db, **extra):
-        service = Service(bin_dir, name, db.url, tmp_path, **extra)
+    def start(name, db, port=None, **extra):
+        """Starts `name` against `db`; `port` reuses a port (a restart), else a free one is taken."""
+        service = Service(bin_dir, name, db.url, tmp_path, port=port, **extra)
         started.append(service)
         return service
 

@@ -67,7 +67,9 @@ struct CollectorController: Sendable {
                 throw rateLimited(wait, "this write key is sending more events than its rate limit")
             }
             let parser = SegmentEventParser(facts: facts)
-            let checkEventSize = (request.headers[.contentLength].flatMap(Int.init) ?? Int.max) > CollectorConfig.maxEventBytes
+            // A compressed body's length says nothing about its events' sizes: check them all.
+            let checkEventSize = request.headers[.contentEncoding] != nil
+                || (request.headers[.contentLength].flatMap(Int.init) ?? Int.max) > CollectorConfig.maxEventBytes
             let parsed: [ParsedEvent] = items.map { item in
                 switch item {
                 case .failure(let rejection): return .rejected(rejection, messageID: nil)
@@ -213,7 +215,8 @@ struct CollectorController: Sendable {
     func optOut(_ request: Request, context: ServiceRequestContext, optedOut: Bool) async throws -> Response {
         let body = try await TrackingBody.read(request, limit: CollectorConfig.maxEventBytes)
         let (site, cors) = try await authorize(request, body: body, logger: context.logger)
-        guard let anonymousID = body["anonymousId"]?.stringValue, !anonymousID.isEmpty, anonymousID.count <= SegmentEventParser.maxIDLength else {
+        guard let anonymousID = body["anonymousId"]?.stringValue, !anonymousID.isEmpty, anonymousID.count <= SegmentEventParser.maxIDLength,
+              !anonymousID.utf8.contains(0) else {
             var error = EventRejection.missing("anonymousId").apiError
             error.headers.append(contentsOf: cors)
             throw error
@@ -240,6 +243,6 @@ struct CollectorController: Sendable {
     }
 
     static func encodedSize(_ value: JSONValue) -> Int {
-        (try? JSONEncoder().encode(value).count) ?? Int.max
+        value.jsonBytes.count
     }
 }

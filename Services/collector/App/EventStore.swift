@@ -70,15 +70,16 @@ struct EventStore: Sendable {
         guard !events.isEmpty else { return [] }
         struct Key: Hashable { let site: Int64; let message: String }
         var seen = Set<Key>()
-        let encoder = JSONEncoder()
-        var json = "["
+        var bytes: [UInt8] = [UInt8(ascii: "[")]
+        bytes.reserveCapacity(events.count * 512)
         var written = 0
         for (ordinal, event) in events.enumerated() where seen.insert(Key(site: event.siteID, message: event.messageID)).inserted {
-            if written > 0 { json += "," }
-            json += String(decoding: try encoder.encode(event.row(ordinal: ordinal)), as: UTF8.self)
+            if written > 0 { bytes.append(UInt8(ascii: ",")) }
+            event.writeRow(ordinal: ordinal, to: &bytes)
             written += 1
         }
-        json += "]"
+        bytes.append(UInt8(ascii: "]"))
+        let json = String(decoding: bytes, as: UTF8.self)
         var outcomes = [Outcome](repeating: .duplicate, count: events.count)
         let rows = try await client.query(Self.insertEventBatch(json), logger: logger)
         for try await (ordinal, outcome) in rows.decode((Int, String).self) {

@@ -32,6 +32,13 @@ struct SegmentEventParser: Sendable {
         }
         do {
             let event = try prepare(object, messageID: messageID, forcedType: forcedType, defaults: defaults)
+            // Postgres text and jsonb cannot hold U+0000: refuse this event alone, or its whole
+            // micro-batch (other clients' requests included) would fail to commit.
+            if let field = event.fieldContainingNUL() {
+                return .rejected(EventRejection(status: .badRequest, code: "invalid_character", field: field,
+                                                detail: "'\(field)' contains the character U+0000 (NUL), which cannot be stored"),
+                                 messageID: messageID)
+            }
             if let reason = dropReason(for: event) { return .dropped(reason, messageID: messageID) }
             return .accepted(applyPrivacy(event))
         } catch let rejection as EventRejection {

@@ -1,3 +1,4 @@
+import CompressNIO
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -5,7 +6,8 @@ import NIOCore
 import Shared
 
 /// Reads and checks a tracking request's body before any event is looked at: content type,
-/// size (enforced while reading), nesting depth and JSON syntax.
+/// content encoding (gzip/deflate, as Segment's API accepts and RudderStack's SDK sends by default),
+/// size (enforced while reading, and again on the decompressed bytes), nesting depth and JSON syntax.
 enum TrackingBody {
     /// Deeper JSON than this is refused before parsing: no real event needs it, and a recursive
     /// parser must not be handed 100,000 nested arrays.
@@ -23,25 +25,52 @@ enum TrackingBody {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw tooLarge(limit)
         }
-        let buffer: ByteBuffer
+        var buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw tooLarge(limit)
         }
+        buffer = try decode(buffer, encoding: request.headers[.contentEncoding], limit: limit)
         let bytes = buffer.readableBytesView
         guard !bytes.isEmpty else { throw APIError.badRequest("empty_body", "the request body is empty; send a JSON object") }
         try checkDepth(bytes)
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            value = try JSONValue.parse(bytes, maxDepth: maxDepth)
         } catch {
-            throw APIError.badRequest("invalid_json", "the body is not valid JSON (UTF-8): \(describe(error))")
+            throw APIError.badRequest("invalid_json", "the body is not valid JSON (UTF-8): \(error)")
         }
         guard let object = value.objectValue else {
             throw APIError.badRequest("invalid_json", "the body must be a JSON object")
         }
         return object
+    }
+
+    /// Undoes `Content-Encoding`; the limit applies to the decompressed body too (no zip bombs).
+    static func decode(_ body: ByteBuffer, encoding: String?, limit: Int) throws -> ByteBuffer {
+        let name = encoding?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        let algorithm: CompressionAlgorithm
+        switch name {
+        case "", "identity": return body
+        case "gzip", "x-gzip": algorithm = .gzip()
+        case "deflate": algorithm = .zlib()
+        default:
+            throw APIError(.unsupportedMediaType, code: "unsupported_content_encoding",
+                           detail: "Content-Encoding '\(name.prefix(40))' is not supported; send gzip, deflate or no encoding",
+                           field: "Content-Encoding")
+        }
+        var compressed = body
+        let decompressed: ByteBuffer
+        do {
+            decompressed = try compressed.decompress(with: algorithm, maxSize: limit + 1)
+        } catch let error as CompressNIOError where error == .bufferOverflow {
+            throw tooLarge(limit)
+        } catch {
+            throw APIError.badRequest("invalid_encoding", "the body is not valid \(name) data", field: "Content-Encoding")
+        }
+        guard decompressed.readableBytes <= limit else { throw tooLarge(limit) }
+        return decompressed
     }
 
     static func tooLarge(_ limit: Int) -> APIError {
@@ -68,13 +97,6 @@ enum TrackingBody {
             default: break
             }
         }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            return (context.underlyingError.map { "\($0.localizedDescription)" } ?? context.debugDescription)
-        }
-        return "\(error)"
     }
 
     /// The write key from HTTP Basic (Segment's way: key as user, empty password), the
