@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -43,7 +44,10 @@ let package = Package(
         .executableTarget(name: "collector", dependencies: ["CollectorApp"], path: "Services/collector/Main", swiftSettings: swiftSettings),
         .target(name: "EngineApp", dependencies: ["Shared"], path: "Services/profile-engine/App", swiftSettings: swiftSettings),
         .executableTarget(name: "profile-engine", dependencies: ["EngineApp"], path: "Services/profile-engine/Main", swiftSettings: swiftSettings),
-        .target(name: "ProfileAPIApp", dependencies: ["Shared"], path: "Services/profile-api/App", swiftSettings: swiftSettings),
+        .target(
+            name: "ProfileAPIApp",
+            dependencies: ["Shared", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "Services/profile-api/App", swiftSettings: swiftSettings),
         .executableTarget(name: "profile-api", dependencies: ["ProfileAPIApp"], path: "Services/profile-api/Main", swiftSettings: swiftSettings),
         .executableTarget(
             name: "bench-bare-http",
