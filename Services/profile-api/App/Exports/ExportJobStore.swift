@@ -59,7 +59,8 @@ struct ExportJobStore: Sendable {
             for try await row in rows.decode((Int64, String).self) { created = row }
             guard let (id, document) = created else { throw APIError.unavailable("the export job was not stored; retry") }
             try await AuditLog.record("export_job.create", target: String(id), key: key, requestID: requestID,
-                                      details: ["format": .string(job.format), "mapping": .string(job.mapping)], on: tx, logger: logger)
+                                      details: ["format": .string(job.format), "mapping": .string(job.mapping),
+                                                "destination": job.destination.map(JSONValue.string) ?? .null], on: tx, logger: logger)
             return document
         }
     }

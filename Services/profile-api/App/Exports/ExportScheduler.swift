@@ -20,17 +20,26 @@ struct ExportScheduler: Service {
 
     func run() async throws {
         try? FileManager.default.createDirectory(atPath: config.directory, withIntermediateDirectories: true)
+        // Several runners, so one long export (or a slow destination) does not hold back the others.
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    while let job = try await store.claim(leaseSeconds: config.leaseSeconds) { await execute(job) }
-                } catch is CancellationError {
-                    return
-                } catch {
-                    logger.warning("export scheduler could not claim a job", metadata: ["error": "\(String(reflecting: error))"])
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<config.concurrency {
+                    group.addTask { await runJobs() }
                 }
-                try? await Task.sleep(for: .seconds(config.pollSeconds))
             }
+        }
+    }
+
+    private func runJobs() async {
+        while !Task.isCancelled {
+            do {
+                while let job = try await store.claim(leaseSeconds: config.leaseSeconds) { await execute(job) }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("export scheduler could not claim a job", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: .seconds(config.pollSeconds))
         }
     }
 
@@ -98,7 +107,7 @@ struct ExportScheduler: Service {
         request.headers.add(name: "X-Profile-Builder-Export-Job", value: String(job.jobID))
         request.headers.add(name: "X-Profile-Builder-Export-Run", value: String(job.runID))
         request.body = .stream(chunks, length: .known(size))
-        let response = try await HTTPClient.shared.execute(request, timeout: .minutes(10))
+        let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(config.uploadTimeoutSeconds * 1000)))
         guard (200..<300).contains(Int(response.status.code)) else {
             throw ExportRunError(description: "the destination answered HTTP \(response.status.code)")
         }
