@@ -52,7 +52,13 @@ let package = Package(
         .executableTarget(name: "collector", dependencies: ["CollectorApp"], path: "Services/collector/Main", swiftSettings: swiftSettings),
         .target(name: "EngineApp", dependencies: ["Shared"], path: "Services/profile-engine/App", swiftSettings: swiftSettings),
         .executableTarget(name: "profile-engine", dependencies: ["EngineApp"], path: "Services/profile-engine/Main", swiftSettings: swiftSettings),
-        .target(name: "ProfileAPIApp", dependencies: ["Shared", .product(name: "Mustache", package: "swift-mustache")], path: "Services/profile-api/App", swiftSettings: swiftSettings),
+        .target(
+            name: "ProfileAPIApp",
+            dependencies: [
+                "Shared", .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Services/profile-api/App", swiftSettings: swiftSettings),
         .executableTarget(name: "profile-api", dependencies: ["ProfileAPIApp"], path: "Services/profile-api/Main", swiftSettings: swiftSettings),
         .executableTarget(
             name: "bench-bare-http",

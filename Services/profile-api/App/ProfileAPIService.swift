@@ -1,5 +1,6 @@
 import ArgumentParser
 import Hummingbird
+import ServiceLifecycle
 import Shared
 
 /// The profile API: what internal services use to read, search and manage profiles.
@@ -27,7 +28,25 @@ public enum ProfileAPIService: ServiceEntry {
         PersonalizationController(auth: auth, profiles: profiles, context: PersonalizationContext(registry: environment.fields, holdoutPercent: config.holdoutPercent),
                                   client: client).addRoutes(to: router)
         JourneysController(auth: auth, queries: JourneyQueries(client: client, logger: environment.logger)).addRoutes(to: router)
-        return environment.makeApplication(router: router, port: config.port, client: client)
+
+        let exportConfig = try ExportConfig(environment: environment.reader)
+        let catalog = try CRMMappingCatalog.load(directory: exportConfig.mappingsDirectory)
+        let exporter = ProfileExporter(profiles: profiles, pageSize: exportConfig.pageSize)
+        let exportJobs = ExportJobStore(client: client, logger: environment.logger)
+        ExportsController(auth: auth, exporter: exporter, jobs: exportJobs, catalog: catalog).addRoutes(to: router)
+        let webhookConfig = try WebhookConfig(environment: environment.reader)
+        let webhooks = WebhookStore(client: client, logger: environment.logger)
+        WebhooksController(auth: auth, store: webhooks).addRoutes(to: router)
+
+        var services: [any Service] = []
+        if exportConfig.schedulerEnabled {
+            services.append(ExportScheduler(store: exportJobs, exporter: exporter, catalog: catalog, registry: environment.fields,
+                                            config: exportConfig, logger: environment.logger))
+        }
+        if webhookConfig.workerEnabled {
+            services.append(WebhookDeliveryWorker(store: webhooks, config: webhookConfig, logger: environment.logger))
+        }
+        return environment.makeApplication(router: router, port: config.port, client: client, services: services)
     }
 
     public static func serve(_ environment: ServiceEnvironment) async throws {

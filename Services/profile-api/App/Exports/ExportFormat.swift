@@ -1,0 +1,63 @@
+import Foundation
+import Shared
+
+/// The file formats of an export and how one row is written in each.
+enum ExportFormat: String, Sendable, CaseIterable {
+    case csv, json, ndjson
+
+    var contentType: String {
+        switch self {
+        case .csv: return "text/csv; charset=utf-8"
+        case .json: return "application/json"
+        case .ndjson: return "application/x-ndjson"
+        }
+    }
+
+    var fileExtension: String { rawValue }
+
+    /// What comes before the first row.
+    func header(_ mapping: CRMMapping?) -> String {
+        switch self {
+        case .csv: return (mapping?.columns ?? []).map { Self.csvCell($0.column) }.joined(separator: ",") + "\r\n"
+        case .json: return "["
+        case .ndjson: return ""
+        }
+    }
+
+    /// What comes after the last row.
+    var footer: String { self == .json ? "]\n" : "" }
+
+    /// One profile as a row. Without a mapping (JSON and NDJSON only) the profile document is
+    /// written as the API returns it, with no re-encoding.
+    func row(document text: String, mapping: CRMMapping?, index: Int) -> String {
+        let separator = self == .json && index > 0 ? "," : ""
+        guard let mapping else { return separator + text + (self == .ndjson ? "\n" : "") }
+        let document = JSONValue.parse(text)
+        let values = mapping.columns.map { $0.value(in: document) }
+        switch self {
+        case .csv:
+            return values.map(Self.csvCell).joined(separator: ",") + "\r\n"
+        case .json, .ndjson:
+            let members = zip(mapping.columns, values).map { column, value in
+                JSONValue.string(column.column).description + ":" + (value.isEmpty ? "null" : JSONValue.string(value).description)
+            }
+            return separator + "{" + members.joined(separator: ",") + "}" + (self == .ndjson ? "\n" : "")
+        }
+    }
+
+    /// RFC 4180 quoting. A cell starting with `=` or `@` is prefixed with `'` so a spreadsheet
+    /// does not run it as a formula (phone numbers keep their leading `+`).
+    static func csvCell(_ value: String) -> String {
+        var text = value
+        if let first = text.first, first == "=" || first == "@" { text = "'" + text }
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+extension JSONValue {
+    /// Parses JSON text the database produced; `.null` if it is not JSON.
+    static func parse(_ text: String) -> JSONValue {
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .null
+    }
+}
