@@ -84,13 +84,19 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def drain(args, bin_dir, server, base_env):
-    db = f"bench_drain_{os.getpid()}"
+def migrated_database(prefix, bin_dir, server, base_env):
+    """A new database on the bench cluster, migrated by the real `migrate` command."""
+    db = f"{prefix}_{os.getpid()}"
     with psycopg.connect(server + "/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db}"')
     url = f"{server}/{db}"
     env = dict(base_env, DATABASE_URL=url)
     subprocess.run([str(bin_dir / "collector"), "migrate"], env=env, check=True, capture_output=True)
+    return url, env
+
+
+def drain(args, bin_dir, server, base_env):
+    url, env = migrated_database("bench_drain", bin_dir, server, base_env)
     log(f"writing a backlog of {args.visitors * 10} events...")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(BACKLOG_SQL.replace("{visitors}", str(args.visitors)))
@@ -122,12 +128,7 @@ def drain(args, bin_dir, server, base_env):
 
 
 def freshness(args, bin_dir, server, base_env):
-    db = f"bench_fresh_{os.getpid()}"
-    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
-    url = f"{server}/{db}"
-    env = dict(base_env, DATABASE_URL=url)
-    subprocess.run([str(bin_dir / "collector"), "migrate"], env=env, check=True, capture_output=True)
+    url, env = migrated_database("bench_fresh", bin_dir, server, base_env)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO sites (slug, name, write_key) VALUES ('bench', 'Bench', 'wk-bench')")
     collector_port, engine_port = free_port(), free_port()
