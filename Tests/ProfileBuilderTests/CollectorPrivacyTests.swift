@@ -211,6 +211,16 @@ struct CollectorPrivacyTests {
                 try await client.execute(uri: "/t.js", method: .get, headers: [.ifNoneMatch: etag]) { #expect($0.status == .notModified) }
                 try await client.execute(uri: "/demo/index.html", method: .get) { #expect($0.status == .notFound) }
             }
+            // In demo mode the example site is served, its index at /demo/ itself.
+            try await CollectorHarness(db: db).run(["WEB_DIR": RepositoryPaths.root.appendingPathComponent("web").path, "DEMO_MODE": "true"]) { client in
+                for path in ["/demo/", "/demo", "/demo/pricing.html"] {
+                    try await client.execute(uri: path, method: .get) { response in
+                        #expect(response.status == .ok, "\(path)")
+                        #expect(response.headers[.contentType]?.hasPrefix("text/html") == true)
+                    }
+                }
+                try await client.execute(uri: "/demo/../../etc/passwd", method: .get) { #expect($0.status == .notFound) }
+            }
         }
     }
 }

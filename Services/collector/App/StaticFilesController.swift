@@ -18,7 +18,8 @@ struct StaticFilesController: Sendable {
             try serve(request, relativePath: tracker, cacheSeconds: 3600)
         }
         guard demoMode else { return }
-        router.get("/demo") { _, _ in Response(status: .movedPermanently, headers: [.location: "/demo/"]) }
+        // The router treats /demo and /demo/ alike; both serve the index (open /demo/ so its relative links resolve).
+        router.get("/demo") { request, _ in try serve(request, relativePath: "demo/index.html", cacheSeconds: 0) }
         router.get("/demo/**") { request, context in
             let rest = context.parameters.getCatchAll().joined(separator: "/")
             return try serve(request, relativePath: "demo/" + (rest.isEmpty ? "index.html" : rest), cacheSeconds: 0)
