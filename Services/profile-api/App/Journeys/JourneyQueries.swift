@@ -19,10 +19,10 @@ struct JourneyQueries: Sendable {
 
     /// Sessions in scope, as a CTE named `scoped(id)`; its binds are $1...$4.
     private func scoped(_ scope: Scope, _ binds: inout PostgresBindings) throws -> String {
-        try binds.append(scope.site, context: .default)
-        try binds.append(scope.from, context: .default)
-        try binds.append(scope.to, context: .default)
-        try binds.append(scope.segment, context: .default)
+        binds.append(scope.site, context: .default)
+        binds.append(scope.from, context: .default)
+        binds.append(scope.to, context: .default)
+        binds.append(scope.segment, context: .default)
         return """
             scoped AS (
                 SELECT s.id FROM sessions s JOIN sites si ON si.id = s.site_id
@@ -46,8 +46,8 @@ struct JourneyQueries: Sendable {
     func paths(_ scope: Scope, length: Int, limit: Int) async throws -> JSONValue {
         var binds = PostgresBindings()
         let cte = try scoped(scope, &binds)
-        try binds.append(length, context: .default)
-        try binds.append(limit, context: .default)
+        binds.append(length, context: .default)
+        binds.append(limit, context: .default)
         return try await json("""
             WITH \(cte), ordered AS (
                 SELECT pv.session_id, pv.path, row_number() OVER (PARTITION BY pv.session_id ORDER BY pv.viewed_at, pv.id) AS n
@@ -67,7 +67,7 @@ struct JourneyQueries: Sendable {
     func entriesAndExits(_ scope: Scope, limit: Int) async throws -> JSONValue {
         var binds = PostgresBindings()
         let cte = try scoped(scope, &binds)
-        try binds.append(limit, context: .default)
+        binds.append(limit, context: .default)
         return try await json("""
             WITH \(cte), views AS (
                 SELECT pv.path, count(*) AS views FROM page_views pv JOIN scoped ON scoped.id = pv.session_id GROUP BY pv.path
@@ -119,7 +119,7 @@ struct JourneyQueries: Sendable {
         let cte = try scoped(scope, &binds)
         var stepCTEs: [String] = []
         for (index, step) in steps.enumerated() {
-            try binds.append(step, context: .default)
+            binds.append(step, context: .default)
             let parameter = "$\(binds.count)"
             if index == 0 {
                 stepCTEs.append("""
@@ -138,7 +138,7 @@ struct JourneyQueries: Sendable {
             "SELECT \(index) AS i, count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS median_gap FROM step\(index)"
         }.joined(separator: " UNION ALL ")
         let stepNames = JSONValue.array(steps.map(JSONValue.string)).jsonText
-        try binds.append(stepNames, context: .default)
+        binds.append(stepNames, context: .default)
         return try await json("""
             WITH \(cte), \(stepCTEs.joined(separator: ", ")), counts AS (\(selects)),
             rated AS (

@@ -38,15 +38,15 @@ struct SegmentEvaluator: Sendable {
         for segment in segments {
             var binds = PostgresBindings()
             let predicate = try segment.rule.sql(&binds)
-            try binds.append(profiles, context: .default)
+            binds.append(profiles, context: .default)
             let idsParam = "$\(binds.count)"
-            try binds.append(segment.id, context: .default)
+            binds.append(segment.id, context: .default)
             let segmentParam = "$\(binds.count)"
-            try binds.append(segment.slug, context: .default)
+            binds.append(segment.slug, context: .default)
             let slugParam = "$\(binds.count)"
             let siteFilter: String
             if let site = segment.siteID {
-                try binds.append(site, context: .default)
+                binds.append(site, context: .default)
                 siteFilter = "AND p.site_id = $\(binds.count)"
             } else {
                 siteFilter = ""
