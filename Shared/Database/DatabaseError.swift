@@ -10,6 +10,8 @@ public enum DatabaseFailure: Sendable, Equatable {
     case retryable
     /// 23xxx other than 23505: the data broke a constraint.
     case constraintViolation
+    /// Class 22 (data exception), e.g. U+0000 in text or a number out of range: the input, not the server, is at fault.
+    case invalidData
     /// 57014: statement timeout or cancel.
     case timedOut
     case other
@@ -36,6 +38,7 @@ public enum DatabaseFailure: Sendable, Equatable {
             case "57014": self = .timedOut
             case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004", "53300": self = .unavailable
             case _ where state.hasPrefix("23"): self = .constraintViolation
+            case _ where state.hasPrefix("22"): self = .invalidData
             default: self = .other
             }
             return

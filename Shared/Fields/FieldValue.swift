@@ -174,3 +174,16 @@ extension JSONValue: CustomStringConvertible {
         return result + "\""
     }
 }
+
+extension JSONValue {
+    /// Whether any string or key holds U+0000, which PostgreSQL's jsonb and text cannot store:
+    /// such input is refused up front instead of failing the statement that would store it.
+    public var containsNUL: Bool {
+        switch self {
+        case .string(let text): return text.utf8.contains(0)
+        case .array(let values): return values.contains { $0.containsNUL }
+        case .object(let members): return members.contains { $0.key.utf8.contains(0) || $0.value.containsNUL }
+        case .null, .bool, .number: return false
+        }
+    }
+}

@@ -28,10 +28,16 @@ public struct ErrorMiddleware: RouterMiddleware {
             context.logger.error("unhandled error", metadata: [
                 "error": "\(describeDatabaseError(error))", "path": "\(request.uri.path)", "request_id": "\(context.requestID)",
             ])
-            let failure = DatabaseFailure(error)
-            let apiError = failure == .unavailable || failure == .timedOut
-                ? APIError.unavailable("the database is unavailable; retry later")
-                : APIError(.internalServerError, code: "internal_error", detail: "unexpected server error; quote the request id when reporting it")
+            let apiError: APIError
+            switch DatabaseFailure(error) {
+            case .unavailable, .timedOut:
+                apiError = APIError.unavailable("the database is unavailable; retry later")
+            case .invalidData:
+                // Validation should have caught it; the database refusing a value is still the input's fault.
+                apiError = APIError(.unprocessableContent, code: "invalid_data", detail: "a value in the request cannot be stored: \(describeDatabaseError(error))")
+            default:
+                apiError = APIError(.internalServerError, code: "internal_error", detail: "unexpected server error; quote the request id when reporting it")
+            }
             return try apiError.response(from: request, context: context)
         }
     }

@@ -60,6 +60,9 @@ struct ProfileAPITests {
                 #expect(invalid.status == .unprocessableContent)
                 #expect(invalid.json["field"] as? String == "fields.email")
                 #expect(try await client.call(.patch, "/v1/profiles/\(id)", token: writer, json: ["fields": ["shoe_size": 42]]).status == .unprocessableContent)
+                // U+0000 cannot be stored by Postgres: refused as bad input, never a 500.
+                let nul = try await client.call(.patch, "/v1/profiles/\(id)", token: writer, json: ["fields": ["job_title": "CEO\u{0}"]])
+                #expect(nul.status == .unprocessableContent)
                 let after = try await client.call(.get, "/v1/profiles/\(id)", token: reader)
                 #expect((after.json["fields"] as? [String: Any])?["job_title"] as? String == "CTO")
 

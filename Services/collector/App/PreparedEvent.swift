@@ -46,14 +46,7 @@ struct PreparedEvent: Sendable {
         text.utf8.contains(0)
     }
 
-    private static func hasNUL(_ value: JSONValue) -> Bool {
-        switch value {
-        case .string(let text): return hasNUL(text)
-        case .array(let values): return values.contains(where: hasNUL)
-        case .object(let members): return members.contains { hasNUL($0.key) || hasNUL($0.value) }
-        case .null, .bool, .number: return false
-        }
-    }
+    private static func hasNUL(_ value: JSONValue) -> Bool { value.containsNUL }
 
     /// Appends `row(ordinal:)` as JSON text, without building the dictionary first (the hot path).
     func writeRow(ordinal: Int, to out: inout [UInt8]) {

@@ -121,6 +121,9 @@ struct ProfilesController: Sendable {
         guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView)), let object = value.objectValue else {
             throw APIError.badRequest("invalid_json", "the body must be a JSON object")
         }
+        guard !value.containsNUL else {
+            throw APIError(.unprocessableContent, code: "nul_character", detail: "text containing U+0000 cannot be stored")
+        }
         return object
     }
 
