@@ -48,7 +48,8 @@ def postgres_log():
 
 def restart_postgres_immediately():
     result = pg_ctl("restart", "-m", "immediate", "-w", "-t", "180", "-l", str(postgres_log()), timeout=200)
-    assert result.returncode == 0, f"pg_ctl restart failed: {result.stderr}"
+    assert result.returncode == 0, (f"pg_ctl restart failed: {result.stderr} (a cluster not made by scripts/lib/pg.sh may "
+                                    f"need recovery_init_sync_method = syncfs; see {postgres_log()})")
 
 
 def ensure_postgres_running(server_url, timeout=60):

@@ -89,13 +89,18 @@ struct SegmentEventParser: Sendable {
         let contextIP = context.removeValue(forKey: "ip")?.stringValue.flatMap(IPNetwork.parse)
         if context["userAgent"] == nil, let agent = facts.userAgent { context["userAgent"] = .string(agent) }
         let consent = context["consent"].flatMap { $0.objectValue != nil ? $0 : nil }
+        // RudderStack's SDKs send identify traits in context.traits, not at the top level.
+        var traits = try objectField(object, "traits")
+        if type == "identify", traits.isEmpty, let contextTraits = context["traits"]?.objectValue {
+            traits = contextTraits
+        }
         let userAgent = context["userAgent"]?.stringValue ?? ""
         let isBot = Self.botPattern.firstMatch(in: userAgent, range: NSRange(userAgent.startIndex..., in: userAgent)) != nil
 
         return PreparedEvent(
             siteID: facts.site.id, messageID: messageID, type: type, anonymousID: anonymousID, userID: userID,
             event: event, name: name, previousID: previousID, groupID: groupID,
-            properties: try objectField(object, "properties"), traits: try objectField(object, "traits"),
+            properties: try objectField(object, "properties"), traits: traits,
             context: context, integrations: integrations, occurredAt: occurredAt, sentAt: sentAt,
             receivedAt: facts.receivedAt,
             clientIP: (contextIP ?? facts.clientIP).map(IPNetwork.truncated),
