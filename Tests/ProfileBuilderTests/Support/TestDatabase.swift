@@ -29,8 +29,18 @@ struct TestDatabase: Sendable {
         let server = try serverURL()
         let name = "pbtest_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         let template = migrated ? try await TemplateStore.shared.templateName(server: server) : "template0"
-        try await TemplateStore.shared.admin(server) { admin in
-            try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"), logger: logger)
+        // CREATE DATABASE … TEMPLATE fails while anything else is connected to the template; on a
+        // busy server a closing connection can linger, so try again a few times before failing.
+        for attempt in 1...5 {
+            do {
+                try await TemplateStore.shared.admin(server) { admin in
+                    try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"), logger: logger)
+                }
+                break
+            } catch {
+                if attempt == 5 { throw TestSetupError("CREATE DATABASE \(name) failed: \(String(reflecting: error))") }
+                try await Task.sleep(for: .milliseconds(500 * attempt))
+            }
         }
         let url = server.with(database: name)
         let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 8), backgroundLogger: logger)
@@ -96,6 +106,11 @@ actor TemplateStore {
             group.addTask { await client.run() }
             try await MigrationRunner(migrations: migrations, logger: TestDatabase.logger).migrate(client)
             group.cancelAll()
+        }
+        // Nobody connects to the template from now on (autovacuum skips it too), so copying it never
+        // finds "other users" on it.
+        try await admin(server) { admin in
+            try await admin.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false"), logger: TestDatabase.logger)
         }
         template = name
         return name

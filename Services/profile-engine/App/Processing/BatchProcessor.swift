@@ -121,7 +121,7 @@ struct BatchProcessor: Sendable {
         for try await (id, site, fields, meta, first, last, stage, lead, engagement, breakdown) in rows.decode(
             (UUID, Int64, String, String, Date?, Date?, String, Int, Int, String).self
         ) {
-            let scores = (try? JSONDecoder().decode(JSONValue.self, from: Data(breakdown.utf8)))?.arrayValue ?? []
+            let scores = (try? JSONValue.parse(breakdown))?.arrayValue ?? []
             profiles[id] = ProfileState(id: id, siteID: site, fields: StoredEvent.decodeObject(fields), meta: StoredEvent.decodeObject(meta),
                                         firstSeen: first, lastSeen: last, stage: stage, originalStage: stage, isNew: created.contains(id),
                                         leadScore: lead, engagementScore: engagement, breakdown: scores)
