@@ -16,9 +16,12 @@ latency, with 1,000,000 profiles.
      (Benchmarks/wrk/api.lua), so connections x (1000 / delay) is the offered rate; the achieved
      rate is printed too. GET by id and lookup by email run at --rate; each search at --search-rate,
      with values drawn from lists so that the cache does not answer one query;
-  6. auto_explain logs the plan of every statement slower than --explain-ms; the slowest plan per
-     search is printed (and recorded);
-  7. prints a table and appends a dated section (machine, date, commit) to docs/BENCHMARKS.md.
+  6. before/after: the searches run first without the indexes that --index-migration creates
+     (dropped after migrating), then again once they are re-created, so each index's effect is
+     measured on the same data (skip with --no-compare);
+  7. auto_explain logs the plan of every statement slower than --explain-ms; the slowest plan per
+     search and pass is printed (and recorded);
+  8. prints a table and appends a dated section (machine, date, commit) to docs/BENCHMARKS.md.
 """
 import argparse
 import datetime
@@ -82,6 +85,7 @@ def generate_sql(profiles):
                   (hashint4(g) & 2147483647) / 2147483648.0 AS r1,
                   (hashint4(g * 7 + 1) & 2147483647) / 2147483648.0 AS r2,
                   (hashint4(g * 13 + 5) & 2147483647) / 2147483648.0 AS r3,
+                  (hashint4(g * 31 + 7) & 2147483647) / 2147483648.0 AS r4,
                   ({first})[1 + g % {len(FIRST)}] AS first_name,
                   ({last})[1 + (g / {len(FIRST)}) % {len(LAST)}] AS last_name,
                   ({ca})[1 + g % {len(COMPANY_A)}] || ' ' || ({cb})[1 + (g / 7) % {len(COMPANY_B)}] AS company
@@ -103,9 +107,9 @@ def generate_sql(profiles):
                   CASE WHEN r1 >= 0.6 THEN 'anonymous' WHEN r2 < 0.5 THEN 'known' WHEN r2 < 0.75 THEN 'engaged'
                        WHEN r2 < 0.9 THEN 'mql' WHEN r2 < 0.97 THEN 'sql' ELSE 'customer' END,
                   ARRAY['item-' || (1 + g % 200)],
-                  now() - make_interval(days => floor(r3 * 365)::int) - make_interval(days => 30),
-                  now() - make_interval(days => floor(r3 * 365)::int) + make_interval(days => floor(r2 * 30)::int) - make_interval(days => 30),
-                  now() - make_interval(days => floor(r3 * 365)::int) - make_interval(days => 30),
+                  now() - make_interval(secs => r4 * 365 * 86400) - interval '30 days',
+                  now() - make_interval(secs => r4 * 365 * 86400) + make_interval(secs => r2 * 30 * 86400) - interval '30 days',
+                  now() - make_interval(secs => r4 * 365 * 86400) - interval '30 days',
                   now()
            FROM bench_people""",
         """INSERT INTO profile_identities (site_id, kind, value, profile_id)
@@ -158,6 +162,14 @@ def wait_ready(url, process, timeout=120):
     raise RuntimeError(f"{url} not ready")
 
 
+def short_plan(entry):
+    """An auto_explain entry without the long select list: the WHERE/ORDER BY lines, then the plan."""
+    lines = entry.strip().splitlines()
+    plan_start = next((i for i, l in enumerate(lines) if re.match(r"^\s*[A-Z][A-Za-z ]+\s+\(cost=", l)), len(lines))
+    query = [l for l in lines[1:plan_start] if re.match(r"^\s*(WHERE|ORDER BY|LIMIT)", l.strip())]
+    return "\n".join([re.sub(r"^.*LOG:  ", "", lines[0])] + query + lines[plan_start:])
+
+
 def wrk(url, token, paths, rate, seconds, connections):
     """Runs wrk paced to `rate` requests/s; returns its JSON summary (latencies in ms)."""
     connections = max(1, min(connections, rate))
@@ -184,6 +196,8 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--explain-ms", type=int, default=50, help="auto_explain threshold")
     parser.add_argument("--only", help="comma-separated scenario names to run")
+    parser.add_argument("--index-migration", default="sql/0006_api_hardening.sql", help="migration whose CREATE INDEXes are compared")
+    parser.add_argument("--no-compare", action="store_true", help="measure with every index only")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running (prints its URL)")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
@@ -259,24 +273,43 @@ def main():
              args.search_rate, args.search_seconds),
         ]
         only = set(args.only.split(",")) if args.only else None
-        results = []
         log_path = pathlib.Path(cluster) / "postgres.log"
-        for name, label, paths, rate, seconds in scenarios:
-            if only and name not in only:
-                continue
-            # Warm up (connections, caches) for a few seconds, not measured.
-            wrk(base, token, paths, rate, 3, args.connections)
-            log_offset = log_path.stat().st_size
-            summary = wrk(base, token, paths, rate, seconds, args.connections)
-            with open(log_path, errors="replace") as f:
-                f.seek(log_offset)
-                plans = re.split(r"\n(?=\S.*LOG:  duration: )", f.read())
-            slow = [p for p in plans if re.search(r"LOG:  duration: [\d.]+ ms  plan:", p)]
-            slowest = max(slow, key=lambda p: float(re.search(r"duration: ([\d.]+) ms", p).group(1)), default=None)
-            summary.update(name=name, label=label, rate=rate, slow_statements=len(slow), slowest_plan=slowest)
-            results.append(summary)
-            log(f"{name}: {summary['achieved']:.0f} req/s, p50 {summary['p50']:.2f} ms, p95 {summary['p95']:.2f} ms, "
-                f"p99 {summary['p99']:.2f} ms, non-2xx {summary['non2xx']}, errors {summary['errors']}, plans > {args.explain_ms} ms: {len(slow)}")
+        index_sql = re.findall(r"CREATE INDEX (\w+) ON [^;]+;", (ROOT / args.index_migration).read_text())
+        index_statements = re.findall(r"CREATE INDEX \w+ ON [^;]+;", (ROOT / args.index_migration).read_text())
+        passes = [("with", [])] if args.no_compare or not index_sql else [("without", index_sql), ("with", [])]
+        results = []
+        for pass_name, dropped in passes:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("SET auto_explain.log_min_duration = -1")
+                if dropped:
+                    for index in dropped:
+                        conn.execute(f"DROP INDEX {index}")
+                    log(f"pass without {', '.join(dropped)}")
+                elif len(passes) > 1:
+                    t = time.time()
+                    for statement in index_statements:
+                        conn.execute(statement)
+                    conn.execute("VACUUM ANALYZE")
+                    log(f"indexes of {args.index_migration} re-created in {time.time() - t:.0f} s")
+            for name, label, paths, rate, seconds in scenarios:
+                if only and name not in only:
+                    continue
+                if pass_name == "with" and len(passes) > 1 and not name.startswith("search"):
+                    continue  # GET and lookup use primary keys only: measured once
+                # Warm up (connections, caches) for a few seconds, not measured.
+                wrk(base, token, paths, rate, 3, args.connections)
+                log_offset = log_path.stat().st_size
+                summary = wrk(base, token, paths, rate, seconds, args.connections)
+                with open(log_path, errors="replace") as f:
+                    f.seek(log_offset)
+                    plans = re.split(r"\n(?=\S.*LOG:  duration: )", f.read())
+                slow = [p for p in plans if re.search(r"LOG:  duration: [\d.]+ ms  plan:", p)]
+                slowest = max(slow, key=lambda p: float(re.search(r"duration: ([\d.]+) ms", p).group(1)), default=None)
+                summary.update(name=name, label=label, rate=rate, slow_statements=len(slow), slowest_plan=slowest and short_plan(slowest),
+                               indexes="" if len(passes) == 1 or not name.startswith("search") else pass_name + " 0006 indexes")
+                results.append(summary)
+                log(f"{name} ({pass_name}): {summary['achieved']:.0f} req/s, p50 {summary['p50']:.2f} ms, p95 {summary['p95']:.2f} ms, "
+                    f"p99 {summary['p99']:.2f} ms, non-2xx {summary['non2xx']}, errors {summary['errors']}, plans > {args.explain_ms} ms: {len(slow)}")
     finally:
         if api is not None:
             api.send_signal(signal.SIGTERM)
@@ -290,14 +323,15 @@ def main():
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, text=True, capture_output=True).stdout.strip()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
-    rows = ["| scenario | offered / achieved req/s | p50 | p95 | p99 | max | non-2xx | plans > %d ms |" % args.explain_ms,
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in results:
-        rows.append(f"| {r['label']} | {r['rate']} / {r['achieved']:.0f} | {r['p50']:.2f} ms | {r['p95']:.2f} ms | {r['p99']:.2f} ms | "
+    rows = ["| scenario | indexes | offered / achieved req/s | p50 | p95 | p99 | max | non-2xx | plans > %d ms |" % args.explain_ms,
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in sorted(results, key=lambda r: [x[0] for x in scenarios].index(r["name"])):
+        rows.append(f"| {r['label']} | {r['indexes']} | {r['rate']} / {r['achieved']:.0f} | {r['p50']:.2f} ms | {r['p95']:.2f} ms | {r['p99']:.2f} ms | "
                     f"{r['max']:.1f} ms | {r['non2xx'] + r['errors']} | {r['slow_statements']} |")
     table = "\n".join(rows)
     print(table)
-    plans = "\n".join(f"\nSlowest plan during `{r['name']}`:\n\n```\n{r['slowest_plan'].strip()[:4000]}\n```" for r in results if r["slowest_plan"])
+    plans = "\n".join(f"\nSlowest plan during `{r['name']}` ({r['indexes'] or 'all indexes'}):\n\n```\n{r['slowest_plan'].strip()[:3000]}\n```"
+                      for r in results if r["slowest_plan"])
     print(plans)
     if not args.no_record:
         with open(RESULTS, "a") as out:

@@ -18,8 +18,6 @@ struct WebhookSubscriptionBody {
         APIError(.unprocessableContent, code: "invalid_value", detail: detail, field: field)
     }
 
-    func has(_ name: String) -> Bool { body[name] != nil }
-
     /// A text member that may be null (returned as `.some(nil)`: "clear it").
     func nullableText(_ name: String, max: Int) throws -> String?? {
         guard let value = body[name] else { return nil }
