@@ -30,17 +30,19 @@ public enum ProfileAPIService: ServiceEntry {
         JourneysController(auth: auth, queries: JourneyQueries(client: client, logger: environment.logger)).addRoutes(to: router)
 
         // Webhook and export destinations are chosen by API users: only public addresses (SSRF).
-        let outbound = OutboundHTTPClient(policy: try OutboundPolicy(environment: environment.reader))
+        let outboundPolicy = try OutboundPolicy(environment: environment.reader)
         let exportConfig = try ExportConfig(environment: environment.reader)
         let catalog = try CRMMappingCatalog.load(directory: exportConfig.mappingsDirectory)
         let exporter = ProfileExporter(profiles: profiles, pageSize: exportConfig.pageSize)
         let exportJobs = ExportJobStore(client: client, logger: environment.logger)
-        ExportsController(auth: auth, exporter: exporter, jobs: exportJobs, catalog: catalog, outbound: outbound.policy).addRoutes(to: router)
+        ExportsController(auth: auth, exporter: exporter, jobs: exportJobs, catalog: catalog, outbound: outboundPolicy).addRoutes(to: router)
         let webhookConfig = try WebhookConfig(environment: environment.reader)
         let webhooks = WebhookStore(client: client, logger: environment.logger)
-        WebhooksController(auth: auth, store: webhooks, outbound: outbound.policy).addRoutes(to: router)
+        WebhooksController(auth: auth, store: webhooks, outbound: outboundPolicy).addRoutes(to: router)
 
+        // Made after the last `try`: an HTTPClient must be shut down, which its service does.
         // First, so that it is shut down after the workers that use it.
+        let outbound = OutboundHTTPClient(policy: outboundPolicy)
         var services: [any Service] = [outbound]
         if exportConfig.schedulerEnabled {
             services.append(ExportScheduler(store: exportJobs, exporter: exporter, catalog: catalog, registry: environment.fields,
