@@ -166,7 +166,7 @@ def short_plan(entry):
     """An auto_explain entry without the long select list: the WHERE/ORDER BY lines, then the plan."""
     lines = entry.strip().splitlines()
     plan_start = next((i for i, l in enumerate(lines) if re.match(r"^\s*[A-Z][A-Za-z ]+\s+\(cost=", l)), len(lines))
-    query = [l for l in lines[1:plan_start] if re.match(r"^\s*(WHERE|ORDER BY|LIMIT)", l.strip())]
+    query = [l for l in lines[1:plan_start] if re.match(r"^\t(WHERE|ORDER BY|LIMIT)", l)]
     # The document's per-row SubPlans (identities, interests, segments of 51 rows) are the same in
     # every search: leave them out.
     plan_end = next((i for i, l in enumerate(lines) if i > plan_start and l.strip().startswith("SubPlan")), len(lines))
