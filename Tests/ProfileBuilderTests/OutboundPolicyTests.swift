@@ -112,4 +112,23 @@ struct OutboundPolicyTests {
             }
         }
     }
+
+    @Test func an_export_push_is_checked_again_when_the_file_is_sent() async throws {
+        try await TestDatabase.with { db in
+            try await ExportTests.bulkProfiles(db, count: 5)
+            let key = try await APIHarness(db: db).key([.profilesExport])
+            // Accepted while loopback was allowed (nothing listens on port 9: it must never be tried)…
+            try await ExportTests.runAPI(db, ["EXPORT_SCHEDULER": "false"]) { client in
+                let created = try await client.call(.post, "/v1/exports/jobs", token: key, json: ["format": "csv", "destination": "http://127.0.0.1:9/upload"])
+                #expect(created.status == .created)
+            }
+            let id = try #require(try await db.scalar("SELECT id::int FROM export_jobs", as: Int.self))
+            // …and refused by the runner once it no longer is.
+            try await ExportTests.runAPI(db, ["OUTBOUND_ALLOWED_HOSTS": "", "EXPORT_POLL_SECONDS": "0.1",
+                                              "EXPORT_DIRECTORY": FileManager.default.temporaryDirectory.path]) { client in
+                let job = try await ExportTests.waitForJob(client, id: id, key: key) { $0["status"] as? String == "failed" }
+                #expect((job["error"] as? String)?.contains("loopback") == true, "\(job)")
+            }
+        }
+    }
 }
