@@ -28,7 +28,8 @@ public enum EngineService: ServiceEntry {
         let workers = (0..<config.workers).map { _ in
             QueueWorker(client: client, processor: processor, config: config, signal: signal, metrics: environment.metrics, logger: environment.logger)
         }
-        let listener = QueueListener(database: environment.common.database, signal: signal, logger: environment.logger)
+        let listener = NotificationListener(database: environment.common.database, channel: QueueChannel.eventsQueued, signal: signal,
+                                            logger: environment.logger)
         let maintenance = PartitionMaintenance(client: client, logger: environment.logger)
         let segments = SegmentMaintenance(client: client, builtins: try BuiltinSegments.load(path: config.segmentsFile), processor: processor,
                                           logger: environment.logger)
