@@ -47,7 +47,10 @@ struct TestDatabase: Sendable {
         let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            do { return .success(try await body(TestDatabase(url: url, client: client))) } catch { return .failure(error) }
+            do { return .success(try await body(TestDatabase(url: url, client: client))) } catch let error as PSQLError {
+                // PSQLError's description hides the server's message; a failing test should show it.
+                return .failure(TestSetupError("PostgreSQL error: \(String(reflecting: error))"))
+            } catch { return .failure(error) }
         }
         try? await TemplateStore.shared.admin(server) { admin in
             try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
