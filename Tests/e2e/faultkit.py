@@ -110,6 +110,11 @@ class PostgresProxy:
             listener, self.listener = self.listener, None
             sockets, self.sockets = self.sockets, set()
         if listener is not None:
+            # close() alone leaves the socket listening while another thread sits in accept() (Linux).
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
         for sock in sockets:
             try:
