@@ -40,7 +40,12 @@ final class QueueWorker: Service, Sendable {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var taken = 0
             do {
-                taken = try await processBatch(shards: try await queue.shardsWithWork(client).shuffled())
+                taken = try await withDeadline(seconds: Double(config.batchDeadlineSeconds)) {
+                    try await self.processBatch(shards: try await self.queue.shardsWithWork(self.client).shuffled())
+                }
+            } catch let timeout as TimeoutError {
+                // Seen when Postgres went away mid-batch: a query on the broken connection never answered.
+                logger.error("batch abandoned: a database call did not finish", metadata: ["after": "\(timeout)"])
             } catch {
                 logger.warning("queue worker error", metadata: ["error": "\(describeDatabaseError(error))"])
                 try? await Task.sleep(for: .seconds(1))
