@@ -35,7 +35,9 @@ class Stack:
                                   "--rate-limit", "1000000"], env=service_env(database.url), capture_output=True, text=True, timeout=60)
         assert created.returncode == 0, created.stderr
         self.token = created.stdout.strip().splitlines()[-1]
-        self.settings = {"collector": {**FAST_LIMITS, **(collector or {})}, "profile-engine": engine or {}, "profile-api": api or {}}
+        # A batch stuck on a broken connection is abandoned after 10 s instead of the default 30 (bounded test time).
+        self.settings = {"collector": {**FAST_LIMITS, **(collector or {})},
+                         "profile-engine": {"ENGINE_BATCH_DEADLINE_SECONDS": 10, **(engine or {})}, "profile-api": api or {}}
         self.services = {}
         for name in ("collector", "profile-engine", "profile-api"):
             self.services[name] = start_service(name, self.target, **self.settings[name])
