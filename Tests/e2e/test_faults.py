@@ -147,7 +147,8 @@ def test_postgres_unreachable_for_ten_seconds(bin_dir, migrated, start_service, 
         assert probes and all(status == 503 for status, *_ in probes), f"answers during the outage: {probes[:3]}"
         assert all("json" in kind and body.get("code") for _, _, kind, body in probes), probes[:3]
         slowest = max(seconds for _, seconds, _, _ in probes)
-        assert slowest < 7, f"the collector took {slowest:.1f} s to answer while Postgres was unreachable"
+        # Bounded by WRITE_TIMEOUT_SECONDS (5 s) or the write-key lookup's 3 s; generous for a loaded CI machine.
+        assert slowest < 8, f"the collector took {slowest:.1f} s to answer while Postgres was unreachable"
         assert load.answers["503"] > 0, f"the load saw no 503 during the outage: {dict(load.answers)}"
 
         summary = check_invariants(stack, load.acknowledged)
