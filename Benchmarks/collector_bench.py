@@ -186,9 +186,14 @@ class Sampler:
 
 
 def wrk(url, path, per_request, connections, duration, authorization, run_id):
+    return run_wrk(url + path, connections, duration, LUA, [path, str(per_request), authorization, run_id])
+
+
+def run_wrk(url, connections, duration, script, script_args):
+    """Runs wrk with a Lua script whose done() prints "RESULT {json}" (Benchmarks/wrk/*.lua); returns that json."""
     threads = min(2, connections)
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--timeout", "10s",
-               "-s", str(LUA), url + path, "--", path, str(per_request), authorization, run_id]
+               "-s", str(script), url, "--", *script_args]
     started = time.time()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output, _ = process.communicate(timeout=duration + 60)

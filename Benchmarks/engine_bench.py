@@ -114,7 +114,7 @@ def percentile(values, p):
 
 def migrated_database(prefix, bin_dir, server, base_env):
     """A new database on the bench cluster, migrated by the real `migrate` command."""
-    db = f"{prefix}_{os.getpid()}"
+    db = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(server + "/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db}"')
     url = f"{server}/{db}"

@@ -2,7 +2,8 @@ import PostgresNIO
 
 /// What a database failure means to a caller; SQLSTATEs are interpreted here and nowhere else.
 public enum DatabaseFailure: Sendable, Equatable {
-    /// The server cannot be reached or the connection broke: retry later, answer 503.
+    /// The server cannot be reached, the connection broke, or the server is out of a resource
+    /// (class 53: disk full, out of memory, too many connections): retry later, answer 503.
     case unavailable
     /// 23505: a unique constraint rejected the row.
     case duplicate
@@ -36,7 +37,9 @@ public enum DatabaseFailure: Sendable, Equatable {
             case "23505": self = .duplicate
             case "40001", "40P01": self = .retryable
             case "57014": self = .timedOut
-            case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004", "53300": self = .unavailable
+            case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004": self = .unavailable
+            // Not the data's fault: the same write succeeds once space or memory is freed.
+            case _ where state.hasPrefix("53"): self = .unavailable
             case _ where state.hasPrefix("23"): self = .constraintViolation
             case _ where state.hasPrefix("22"): self = .invalidData
             default: self = .other
@@ -48,6 +51,20 @@ public enum DatabaseFailure: Sendable, Equatable {
             self = .unavailable
         default:
             self = .other
+        }
+    }
+}
+
+extension DatabaseFailure {
+    /// The session itself is gone (closed, or terminated by the server): nothing more can be sent on it.
+    public static func isConnectionLoss(_ error: any Error) -> Bool {
+        guard let psql = error as? PSQLError else { return false }
+        if let state = psql.serverInfo?[.sqlState] {
+            return state.hasPrefix("57P") || state.hasPrefix("08")
+        }
+        switch psql.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection: return true
+        default: return false
         }
     }
 }

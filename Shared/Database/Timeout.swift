@@ -4,8 +4,8 @@ public struct TimeoutError: Error, CustomStringConvertible, Sendable {
     public var description: String { "timed out after \(seconds) s" }
 }
 
-/// Runs `operation`, cancelling it after `seconds`. Used so that health checks and requests answer
-/// quickly when Postgres is unreachable instead of waiting on the pool.
+/// Runs `operation`, cancelling it after `seconds` and waiting for it to end. For database calls use
+/// `withDeadline`, which does not wait: a postgres-nio query can ignore cancellation for good.
 public func withTimeout<T: Sendable>(
     seconds: Double,
     _ operation: @escaping @Sendable () async throws -> T

@@ -34,7 +34,7 @@ public struct OperationalController: Sendable {
     func ready(logger: Logger) async -> Response {
         let client = self.client
         do {
-            let version = try await withTimeout(seconds: 2) {
+            let version = try await withDeadline(seconds: 2) {
                 try await MigrationRunner.currentVersion(client, logger: logger)
             }
             guard version >= expectedSchemaVersion else {

@@ -157,3 +157,19 @@ def start_service(bin_dir, tmp_path):
     yield start
     for service in started:
         service.stop(signal.SIGKILL if service.process.poll() is None else signal.SIGTERM)
+
+
+_REPORTED = []
+
+
+@pytest.fixture
+def report(request):
+    """`report(line)`: a line shown in the summary at the end of the run (pytest -q hides prints)."""
+    return lambda line: _REPORTED.append(f"{request.node.name}: {line}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _REPORTED:
+        terminalreporter.section("what the fault scenarios checked")
+        for line in _REPORTED:
+            terminalreporter.write_line(line)

@@ -123,7 +123,7 @@ final class EventBatcher: Service, Sendable {
         let store = self.store
         let logger = self.logger
         do {
-            let outcomes = try await withTimeout(seconds: timeoutSeconds) {
+            let outcomes = try await withDeadline(seconds: timeoutSeconds) {
                 try await store.write(events, logger: logger)
             }
             commitLatency.record(ContinuousClock.now - start)

@@ -25,7 +25,7 @@ final class SiteDirectory: Sendable {
         if let entry = cache.withLock({ $0[writeKey] }), entry.expires > now {
             return entry.site
         }
-        let site = try await withTimeout(seconds: 3) { [client] in
+        let site = try await withDeadline(seconds: 3) { [client] in
             try await Self.load(writeKey: writeKey, client: client, logger: logger)
         }
         cache.withLock { cache in

@@ -14,6 +14,9 @@ public struct EngineConfig: Sendable {
     /// A failing event is retried this many times (with exponential backoff) before it is dead-lettered.
     public var maxAttempts: Int
     public var retryBaseMilliseconds: Int
+    /// A batch still unfinished after this long is abandoned and the worker goes on (a database call
+    /// that never answers must not stop the worker for good; see `withDeadline`).
+    public var batchDeadlineSeconds: Int
     /// How long a visitor may be inactive before the next page view starts a new session.
     public var sessionTimeoutMinutes: Int
     /// The lead scoring rules and qualification stages.
@@ -29,6 +32,7 @@ public struct EngineConfig: Sendable {
         pollIntervalMilliseconds = try env.int("ENGINE_POLL_INTERVAL_MS", default: 1000, range: 10...3_600_000)
         maxAttempts = try env.int("ENGINE_MAX_ATTEMPTS", default: 8, range: 1...100)
         retryBaseMilliseconds = try env.int("ENGINE_RETRY_BASE_MS", default: 1000, range: 1...3_600_000)
+        batchDeadlineSeconds = try env.int("ENGINE_BATCH_DEADLINE_SECONDS", default: 30, range: 1...3600)
         sessionTimeoutMinutes = try env.int("SESSION_TIMEOUT_MINUTES", default: 30, range: 1...1440)
         scoringFile = env.string("LEAD_SCORING_FILE", default: "config/lead_scoring.yaml")
         segmentsFile = env.string("SEGMENTS_FILE", default: "config/segments.yaml")

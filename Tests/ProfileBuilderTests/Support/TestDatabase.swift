@@ -94,11 +94,19 @@ struct TestSetupError: Error, CustomStringConvertible {
 /// server's maintenance database, one at a time (CREATE DATABASE … TEMPLATE needs an idle template).
 actor TemplateStore {
     static let shared = TemplateStore()
-    private var template: String?
+    private var template: Task<String, any Error>?
 
+    /// Concurrent first callers share one creation (an actor is re-entered at every `await`, so
+    /// checking a stored name let several tests create the template at once).
     func templateName(server: DatabaseURL) async throws -> String {
-        if let template { return template }
-        let name = "pbtest_template_\(ProcessInfo.processInfo.processIdentifier)_\(Int.random(in: 1000...9999))"
+        if let template { return try await template.value }
+        let creation = Task { try await self.createTemplate(server: server) }
+        template = creation
+        return try await creation.value
+    }
+
+    private func createTemplate(server: DatabaseURL) async throws -> String {
+        let name = "pbtest_template_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         try await admin(server) { admin in
             try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: TestDatabase.logger)
         }
@@ -115,7 +123,6 @@ actor TemplateStore {
         try await admin(server) { admin in
             try await admin.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false"), logger: TestDatabase.logger)
         }
-        template = name
         return name
     }
 

@@ -99,7 +99,7 @@ struct QueueRepository: Sendable {
         let attempts = item.attempts + 1
         let message = String(error.prefix(2000))
         if attempts >= maxAttempts {
-            try await client.withTransaction(logger: logger) { tx in
+            try await client.transaction(logger: logger) { tx in
                 try await tx.query(
                     """
                     INSERT INTO dead_letters (event_id, event_received_at, site_id, shard, attempts, last_error)
@@ -120,7 +120,7 @@ struct QueueRepository: Sendable {
 
     /// Named query `replay_dead_letters`: puts dead letters back on the queue with fresh attempts.
     static func replay(ids: [Int64]?, client: PostgresClient, logger: Logger) async throws -> Int {
-        try await client.withTransaction(logger: logger) { tx in
+        try await client.transaction(logger: logger) { tx in
             let rows = try await tx.query(
                 """
                 WITH moved AS (

@@ -40,7 +40,12 @@ final class QueueWorker: Service, Sendable {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var taken = 0
             do {
-                taken = try await processBatch(shards: try await queue.shardsWithWork(client).shuffled())
+                taken = try await withDeadline(seconds: Double(config.batchDeadlineSeconds)) {
+                    try await self.processBatch(shards: try await self.queue.shardsWithWork(self.client).shuffled())
+                }
+            } catch let timeout as TimeoutError {
+                // Seen when Postgres went away mid-batch: a query on the broken connection never answered.
+                logger.error("batch abandoned: a database call did not finish", metadata: ["after": "\(timeout)"])
             } catch {
                 logger.warning("queue worker error", metadata: ["error": "\(describeDatabaseError(error))"])
                 try? await Task.sleep(for: .seconds(1))
@@ -71,7 +76,7 @@ final class QueueWorker: Service, Sendable {
         var retry = 0
         while true {
             do {
-                let count = try await client.withTransaction(logger: logger) { tx -> Int in
+                let count = try await client.transaction(logger: logger) { tx -> Int in
                     let locked = try await queue.lockShards(shards, limit: config.shardsPerBatch, on: tx)
                     guard !locked.isEmpty else { return 0 }
                     let items = try await queue.claim(shards: locked, limit: config.batchSize, on: tx)
@@ -102,13 +107,13 @@ final class QueueWorker: Service, Sendable {
 
     /// Applies the ready events of the shards one transaction each, recording failures per event.
     private func isolateFailures(shards: [Int16]) async throws -> Int {
-        let candidates = try await client.withTransaction(logger: logger) { tx -> [QueuedEvent] in
+        let candidates = try await client.transaction(logger: logger) { tx -> [QueuedEvent] in
             let locked = try await queue.lockShards(shards, limit: config.shardsPerBatch, on: tx)
             return try await queue.claim(shards: locked, limit: config.batchSize, on: tx)
         }
         for item in candidates {
             do {
-                try await client.withTransaction(logger: logger) { tx in
+                try await client.transaction(logger: logger) { tx in
                     guard try await queue.lockShards([item.shard], limit: 1, on: tx) == [item.shard] else { return }
                     let claimed = try await queue.claim(shards: [item.shard], limit: 1, onlyQueueID: item.queueID, on: tx)
                     guard !claimed.isEmpty else { return }

@@ -100,7 +100,7 @@ struct SegmentEvaluator: Sendable {
         var after = UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
         var total = 0
         while true {
-            let page: [UUID] = try await client.withTransaction(logger: logger) { tx in
+            let page: [UUID] = try await client.transaction(logger: logger) { tx in
                 let rows = try await tx.query(
                     "SELECT id FROM visitor_profiles WHERE merged_into IS NULL AND id > \(after) ORDER BY id LIMIT 1000", logger: logger)
                 var ids: [UUID] = []

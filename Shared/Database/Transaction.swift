@@ -1,0 +1,43 @@
+import Logging
+import PostgresNIO
+
+extension PostgresClient {
+    /// Runs `body` in one transaction on a pooled connection and rethrows the body's own error.
+    /// Use it instead of postgres-nio's `withTransaction`, which hangs forever when the connection
+    /// breaks mid-transaction (see `PostgresConnection.transaction`).
+    public func transaction<Result>(
+        logger: Logger,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        try await withConnection(isolation: isolation) { connection in
+            try await connection.transaction(logger: logger, isolation: isolation, body)
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// BEGIN, `body`, COMMIT; ROLLBACK if `body` throws — but only while the connection is alive.
+    /// postgres-nio (1.33) never completes a query written to a closed connection, so the ROLLBACK
+    /// its own `withTransaction` sends after a connection loss waited forever: after a Postgres
+    /// restart every engine worker hung in it. The server rolls back the transaction of a session
+    /// that is gone by itself.
+    public func transaction<Result>(
+        logger: Logger,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        try await query("BEGIN;", logger: logger)
+        let value: Result
+        do {
+            value = try await body(self)
+        } catch {
+            if !isClosed && !DatabaseFailure.isConnectionLoss(error) {
+                _ = try? await query("ROLLBACK;", logger: logger)
+            }
+            throw error
+        }
+        try await query("COMMIT;", logger: logger)
+        return value
+    }
+}
