@@ -40,7 +40,7 @@ public struct CatalogImporter: Sendable {
                               progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Result {
         let repository = CatalogRepository(logger: logger)
         do {
-            return try await client.withTransaction(logger: logger) { tx in
+            return try await client.transaction(logger: logger) { tx in
                 guard let siteID = try await repository.siteID(slug: siteSlug, on: tx) else { throw Failure.unknownSite(siteSlug) }
                 // One import per site at a time: two concurrent imports would race on the upserts' reports.
                 try await tx.query("SELECT pg_advisory_xact_lock(hashtext('catalog_import'), \(Int32(truncatingIfNeeded: siteID)))", logger: logger)
@@ -55,7 +55,7 @@ public struct CatalogImporter: Sendable {
                 return result
             }
         } catch {
-            // withTransaction wraps the body's error; a dry run is not a failure.
+            // A dry run is not a failure; postgres-nio's withTransaction would wrap the error, so unwrap it too.
             if let dryRun = error as? DryRun ?? (error as? PostgresTransactionError)?.closureError as? DryRun { return dryRun.result }
             if let failure = (error as? PostgresTransactionError)?.closureError as? Failure { throw failure }
             if let parse = (error as? PostgresTransactionError)?.closureError as? CatalogFile.ParseError { throw parse }

@@ -65,7 +65,7 @@ public struct MigrationRunner: Sendable {
                 continue
             }
             logger.info("applying migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
-            try await connection.withTransaction(logger: logger) { tx in
+            try await connection.transaction(logger: logger) { tx in
                 // The file holds many statements; the extended protocol takes one per query, so a
                 // temporary plpgsql function EXECUTEs the whole text with the file bound as a parameter.
                 try await tx.query(

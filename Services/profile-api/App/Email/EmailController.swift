@@ -35,7 +35,7 @@ struct EmailController: Sendable {
             } catch let error as EmailRenderer.InvalidTemplate {
                 throw APIError(.unprocessableContent, code: "invalid_template", detail: error.message, field: error.part)
             }
-            try await client.withTransaction(logger: context.logger) { tx in
+            try await client.transaction(logger: context.logger) { tx in
                 try await tx.query(
                     """
                     INSERT INTO email_templates (name, subject, body) VALUES (\(name), \(subject), \(text))

@@ -47,7 +47,7 @@ struct ExportJobStore: Sendable {
         let nextRun = job.schedule?.next(after: Date())
         let fieldMapping = JSONValue.object(job.fieldMapping.mapValues(JSONValue.string)).jsonText
         let filter = JSONValue.object(job.filter.mapValues(JSONValue.string)).jsonText
-        return try await client.withTransaction(logger: logger) { tx in
+        return try await client.transaction(logger: logger) { tx in
             let rows = try await tx.query(
                 """
                 INSERT INTO export_jobs AS j (name, format, mapping_preset, field_mapping, filter, schedule_cron, next_run_at, destination, created_by)
@@ -91,7 +91,7 @@ struct ExportJobStore: Sendable {
 
     /// Named query `delete_export_job` (its runs cascade).
     func delete(_ id: Int64, key: APIKey, requestID: String) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { tx in
+        try await client.transaction(logger: logger) { tx in
             var deleted = false
             for try await _ in try await tx.query("DELETE FROM export_jobs WHERE id = \(id) RETURNING id", logger: logger).decode(Int64.self) { deleted = true }
             if deleted {

@@ -12,7 +12,7 @@ struct PrivacyService: Sendable {
 
     /// Named query group `erase_person`. Returns the receipt, or nil when the profile is unknown.
     func erase(profile id: UUID, subjectKind: String, subjectValue: String, key: APIKey, requestID: String) async throws -> JSONValue? {
-        try await client.withTransaction(logger: logger) { tx -> JSONValue? in
+        try await client.transaction(logger: logger) { tx -> JSONValue? in
             guard let person = try await PersonData.load(profile: id, on: tx, logger: logger) else { return nil }
             try await tx.query("SELECT id FROM visitor_profiles WHERE id = ANY(\(person.profileTree)) ORDER BY id FOR UPDATE", logger: logger)
             var counts: [String: JSONValue] = [:]
@@ -81,7 +81,7 @@ struct PrivacyService: Sendable {
     /// Named query group `anonymize_person`: behaviour and aggregates stay for analytics; the
     /// fields, identities, chat text and raw events that identify the person go.
     func anonymize(profile id: UUID, key: APIKey, requestID: String) async throws -> JSONValue? {
-        try await client.withTransaction(logger: logger) { tx -> JSONValue? in
+        try await client.transaction(logger: logger) { tx -> JSONValue? in
             guard let person = try await PersonData.load(profile: id, on: tx, logger: logger) else { return nil }
             let hashes = person.allIdentities.map { PersonData.hash(kind: $0.0, value: $0.1) }
             try await tx.query(
@@ -113,7 +113,7 @@ struct PrivacyService: Sendable {
 
     /// Named query `person_archive`: right of access, one JSON document.
     func archive(profile id: UUID, key: APIKey, requestID: String) async throws -> String? {
-        try await client.withTransaction(logger: logger) { tx -> String? in
+        try await client.transaction(logger: logger) { tx -> String? in
             guard let person = try await PersonData.load(profile: id, on: tx, logger: logger) else { return nil }
             let ids = person.anonymousIDs + person.userIDs
             let rows = try await tx.query(

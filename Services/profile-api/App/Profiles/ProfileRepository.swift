@@ -74,7 +74,7 @@ struct ProfileRepository: Sendable {
     /// Named query `update_profile_fields`: explicit API writes replace the value whatever its
     /// earlier source (the operator said so) and record `api` provenance.
     func update(_ id: UUID, fields: [String: JSONValue?], ifMatch: Int64?, key: APIKey, requestID: String) async throws -> Found? {
-        let updated: UUID? = try await client.withTransaction(logger: logger) { tx in
+        let updated: UUID? = try await client.transaction(logger: logger) { tx in
             let rows = try await tx.query(
                 "SELECT id, version, site_id, fields::text, field_meta::text FROM visitor_profiles WHERE id = (SELECT coalesce(merged_into, id) FROM visitor_profiles WHERE id = \(id)) FOR UPDATE",
                 logger: logger)
@@ -117,7 +117,7 @@ struct ProfileRepository: Sendable {
     /// taken by another profile is a conflict (409), never a silent merge.
     func create(site: String, fields: [String: JSONValue?], identities: [(String, String)], key: APIKey, requestID: String) async throws -> Found? {
         let id = UUID()
-        let created: Bool = try await client.withTransaction(logger: logger) { tx in
+        let created: Bool = try await client.transaction(logger: logger) { tx in
             var siteID: Int64?
             for try await value in try await tx.query("SELECT id FROM sites WHERE slug = \(site)", logger: logger).decode(Int64.self) { siteID = value }
             guard let siteID else { return false }

@@ -41,7 +41,7 @@ struct SegmentsController: Sendable {
             } catch let error as SegmentRule.Invalid {
                 throw APIError(.unprocessableContent, code: "invalid_definition", detail: error.message, field: error.path)
             }
-            let created: Bool = try await client.withTransaction(logger: context.logger) { tx in
+            let created: Bool = try await client.transaction(logger: context.logger) { tx in
                 let rows = try await tx.query(
                     """
                     INSERT INTO segments (site_id, slug, name, description, definition)
@@ -62,7 +62,7 @@ struct SegmentsController: Sendable {
         router.delete("/v1/segments/:slug") { request, context in
             let key = try await auth.require(.profilesWrite, request, logger: context.logger)
             let slug = context.parameters.get("slug") ?? ""
-            let deleted: Bool = try await client.withTransaction(logger: context.logger) { tx in
+            let deleted: Bool = try await client.transaction(logger: context.logger) { tx in
                 let rows = try await tx.query("DELETE FROM segments WHERE slug = \(slug) AND NOT builtin RETURNING id", logger: context.logger)
                 var found = false
                 for try await _ in rows { found = true }

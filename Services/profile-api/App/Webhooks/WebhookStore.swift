@@ -59,7 +59,7 @@ struct WebhookStore: Sendable {
 
     /// Named query `insert_webhook_subscription`; nil if the site is unknown.
     func create(_ new: NewSubscription, key: APIKey, requestID: String) async throws -> String? {
-        try await client.withTransaction(logger: logger) { tx in
+        try await client.transaction(logger: logger) { tx in
             let rows = try await tx.query(
                 """
                 WITH site AS (SELECT id, slug FROM sites WHERE slug = \(new.site)),
@@ -103,7 +103,7 @@ struct WebhookStore: Sendable {
     /// Named query `update_webhook_subscription`: applies a PATCH, audits it, and on resume wakes
     /// the delivery workers (the deliveries held while paused are due at once).
     func update(_ id: Int64, _ changes: Changes, key: APIKey, requestID: String) async throws -> UpdateOutcome {
-        try await client.withTransaction(logger: logger) { tx in
+        try await client.transaction(logger: logger) { tx in
             var wasActive: Bool?
             for try await active in try await tx.query("SELECT active FROM webhook_subscriptions WHERE id = \(id) FOR UPDATE", logger: logger)
                 .decode(Bool.self) { wasActive = active }
@@ -151,7 +151,7 @@ struct WebhookStore: Sendable {
 
     /// Named query `delete_webhook_subscription` (its deliveries cascade).
     func delete(_ id: Int64, key: APIKey, requestID: String) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { tx in
+        try await client.transaction(logger: logger) { tx in
             var deleted = false
             for try await _ in try await tx.query("DELETE FROM webhook_subscriptions WHERE id = \(id) RETURNING id", logger: logger).decode(Int64.self) {
                 deleted = true
@@ -179,7 +179,7 @@ struct WebhookStore: Sendable {
     /// Named query `redeliver_webhook`: puts a delivery back in the outbox to be sent now, with a
     /// fresh attempt budget. Nil if there is no such delivery; false if it is already queued.
     func redeliver(subscription: Int64, delivery: Int64, key: APIKey, requestID: String) async throws -> Bool? {
-        try await client.withTransaction(logger: logger) { tx in
+        try await client.transaction(logger: logger) { tx in
             var found: String?
             for try await status in try await tx.query(
                 "SELECT status FROM webhook_deliveries WHERE id = \(delivery) AND subscription_id = \(subscription) FOR UPDATE",

@@ -27,7 +27,7 @@ extension BatchProcessor {
         var seen = 0
         var changed = 0
         while true {
-            let page: (ids: [UUID], changed: Int) = try await client.withTransaction(logger: logger) { tx in
+            let page: (ids: [UUID], changed: Int) = try await client.transaction(logger: logger) { tx in
                 let rows = try await tx.query(
                     "SELECT id FROM visitor_profiles WHERE merged_into IS NULL AND id > \(after) ORDER BY id LIMIT \(pageSize)", logger: logger)
                 var ids: [UUID] = []
