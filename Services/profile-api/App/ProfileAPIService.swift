@@ -28,6 +28,7 @@ public enum ProfileAPIService: ServiceEntry {
         PersonalizationController(auth: auth, profiles: profiles, context: PersonalizationContext(registry: environment.fields, holdoutPercent: config.holdoutPercent),
                                   client: client).addRoutes(to: router)
         JourneysController(auth: auth, queries: JourneyQueries(client: client, logger: environment.logger)).addRoutes(to: router)
+        ReportsController(auth: auth, reports: Reports(client: client, logger: environment.logger)).addRoutes(to: router)
 
         let exportConfig = try ExportConfig(environment: environment.reader)
         let catalog = try CRMMappingCatalog.load(directory: exportConfig.mappingsDirectory)

@@ -8,7 +8,7 @@ import Shared
 public enum EngineService: ServiceEntry {
     public static let name = "profile-engine"
     public static let abstract = "Builds visitor profiles from the event queue (HTTP only for health and metrics)."
-    public static var extraCommands: [any ParsableCommand.Type] { [ReplayCommand.self, SegmentsCommand.self] }
+    public static var extraCommands: [any ParsableCommand.Type] { [ReplayCommand.self, SegmentsCommand.self, AnalyticsCommand.self] }
 
     public static func buildApplication(_ environment: ServiceEnvironment) throws -> some ApplicationProtocol {
         let config = try EngineConfig(environment: environment.reader)
@@ -31,8 +31,11 @@ public enum EngineService: ServiceEntry {
         let listener = QueueListener(database: environment.common.database, signal: signal, logger: environment.logger)
         let maintenance = PartitionMaintenance(client: client, logger: environment.logger)
         let segments = SegmentMaintenance(client: client, builtins: try BuiltinSegments.load(path: config.segmentsFile), logger: environment.logger)
+        let analytics = AnalyticsMaintenance(rollups: AnalyticsRollups(client: client, logger: environment.logger),
+                                             timeZones: config.analyticsTimeZones, intervalSeconds: config.analyticsRefreshSeconds,
+                                             days: config.analyticsRefreshDays, logger: environment.logger)
         return environment.makeApplication(router: router, port: config.port, client: client,
-                                           services: [listener, maintenance, segments] + workers)
+                                           services: [listener, maintenance, segments, analytics] + workers)
     }
 
     public static func serve(_ environment: ServiceEnvironment) async throws {
@@ -74,6 +77,28 @@ struct SegmentsCommand: AsyncParsableCommand {
                 return try await SegmentEvaluator(logger: environment.logger).reevaluateAll(client)
             }
             print("profile-engine segments reevaluate: evaluated \(count) profiles")
+        }
+    }
+}
+
+/// `profile-engine analytics rebuild`: recomputes every analytics rollup from the raw tables.
+struct AnalyticsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "analytics", abstract: "Analytics rollup administration.",
+                                                    subcommands: [Rebuild.self])
+
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register ANALYTICS_TIME_ZONES and recompute every rollup day.")
+
+        func run() async throws {
+            let environment = try bootstrappedEnvironment(service: EngineService.name)
+            let config = try EngineConfig(environment: environment.reader)
+            let started = Date()
+            let rows = try await withDatabase(environment) { client in
+                let rollups = AnalyticsRollups(client: client, logger: environment.logger)
+                try await rollups.register(timeZones: config.analyticsTimeZones)
+                return try await rollups.rebuild()
+            }
+            print("profile-engine analytics rebuild: wrote \(rows) rollup rows in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         }
     }
 }
