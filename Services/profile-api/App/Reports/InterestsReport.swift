@@ -22,7 +22,7 @@ extension Reports {
         binds.append(limit, context: .default)
         let source = scope.rollups ? Self.interestsFromRollup : Self.interestsLive
         let result = try await json("""
-            WITH src AS (\(source)),
+            WITH \(Self.parameters), src AS (\(source)),
             targets AS (
                 SELECT src.target_kind, src.target_id, coalesce(ci.slug, cc.slug) AS slug, coalesce(ci.name, cc.name) AS name,
                        sum(src.signals) AS signals, sum(src.profiles) AS profile_days

@@ -27,7 +27,7 @@ extension Reports {
         binds.append(limit, context: .default)
         let source = scope.rollups ? Self.pagesFromRollup : Self.pagesLive
         let result = try await json("""
-            WITH src AS (\(source)),
+            WITH \(Self.parameters), src AS (\(source)),
             per_path AS (SELECT path, sum(views) AS views, sum(entries) AS entries, sum(exits) AS exits FROM src GROUP BY path),
             ranked AS (
                 SELECT * FROM per_path

@@ -18,7 +18,7 @@ extension Reports {
         var binds = binds(scope)
         binds.append(Array(Self.stages[rank...]), context: .default)
         let result = try await json("""
-            WITH e AS (
+            WITH \(Self.parameters), e AS (
                 SELECT pe.profile_id, pe.holdout, pe.first_served_at FROM personalization_exposures pe
                 WHERE pe.site_id = $1 AND \(Self.inRange("pe.first_served_at")) AND \(Self.inSegment("pe.profile_id"))
             ),

@@ -11,7 +11,7 @@ extension Reports {
     /// Named query `report_pipeline`.
     func pipeline(_ scope: Scope) async throws -> ReportTable {
         let result = try await json("""
-            WITH stages(stage, ord) AS (
+            WITH \(Self.parameters), stages(stage, ord) AS (
                 VALUES ('anonymous', 0), ('known', 1), ('engaged', 2), ('mql', 3), ('sql', 4), ('customer', 5)
             ),
             t AS (

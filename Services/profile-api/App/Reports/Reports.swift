@@ -63,6 +63,10 @@ struct Reports: Sendable {
         return binds
     }
 
+    /// The first CTE of every report query: it fixes the types of $1...$6 for queries that leave
+    /// some of them unused (PostgreSQL must know every parameter's type).
+    static let parameters = "report_parameters AS (SELECT $1::bigint, $2::text, $3::date, $4::date, $5::text, $6::bigint)"
+
     /// Runs a query whose one row and column is JSON text.
     func json(_ sql: String, _ binds: PostgresBindings) async throws -> JSONValue {
         let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)

@@ -9,7 +9,7 @@ extension Reports {
     /// Named query `report_segment_sizes`.
     func segmentSizes(_ scope: Scope) async throws -> ReportTable {
         let result = try await json("""
-            WITH periods AS (
+            WITH \(Self.parameters), periods AS (
                 SELECT p::date AS period_start,
                        (p::date::timestamp AT TIME ZONE $2::text) AS lo,
                        ((p::date + CASE WHEN $5::text = 'week' THEN 7 ELSE 1 END)::timestamp AT TIME ZONE $2::text) AS hi

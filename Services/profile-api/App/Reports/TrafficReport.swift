@@ -25,7 +25,7 @@ extension Reports {
     func traffic(_ scope: Scope) async throws -> ReportTable {
         let source = scope.rollups ? Self.trafficFromRollup : Self.trafficLive
         let result = try await json("""
-            WITH src AS (\(source)),
+            WITH \(Self.parameters), src AS (\(source)),
             periods AS (
                 SELECT p::date AS period_start
                 FROM generate_series($3::date, $4::date, CASE WHEN $5::text = 'week' THEN interval '7 days' ELSE interval '1 day' END) p
