@@ -7,7 +7,7 @@ import Shared
 public enum ProfileAPIService: ServiceEntry {
     public static let name = "profile-api"
     public static let abstract = "Serves visitor profiles to internal services over an authenticated HTTP API."
-    public static var extraCommands: [any ParsableCommand.Type] { [KeysCommand.self, CatalogCommand.self] }
+    public static var extraCommands: [any ParsableCommand.Type] { [KeysCommand.self, CatalogCommand.self, ReportCommand.self] }
 
     public static func buildApplication(_ environment: ServiceEnvironment) throws -> some ApplicationProtocol {
         let config = try APIConfig(environment: environment.reader)
