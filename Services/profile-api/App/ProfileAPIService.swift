@@ -28,7 +28,12 @@ public enum ProfileAPIService: ServiceEntry {
         PersonalizationController(auth: auth, profiles: profiles, context: PersonalizationContext(registry: environment.fields, holdoutPercent: config.holdoutPercent),
                                   client: client).addRoutes(to: router)
         JourneysController(auth: auth, queries: JourneyQueries(client: client, logger: environment.logger)).addRoutes(to: router)
-        ReportsController(auth: auth, reports: Reports(client: client, logger: environment.logger)).addRoutes(to: router)
+        let reports = Reports(client: client, logger: environment.logger)
+        ReportsController(auth: auth, reports: reports).addRoutes(to: router)
+        DashboardController(auth: auth, reports: reports,
+                            session: DashboardSession(secret: config.dashboardSecret, minutes: config.dashboardSessionMinutes,
+                                                      secure: config.dashboardCookieSecure),
+                            assetsDirectory: config.dashboardAssetsDirectory).addRoutes(to: router)
 
         let exportConfig = try ExportConfig(environment: environment.reader)
         let catalog = try CRMMappingCatalog.load(directory: exportConfig.mappingsDirectory)

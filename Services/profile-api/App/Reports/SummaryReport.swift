@@ -7,8 +7,11 @@ extension Reports {
     static let summaryColumns = ["metric", "value"]
 
     func summary(_ scope: Scope) async throws -> ReportTable {
-        let traffic = try await traffic(scope)
-        let pipeline = try await pipeline(scope)
+        Self.summary(traffic: try await traffic(scope), pipeline: try await pipeline(scope))
+    }
+
+    /// The key figures from the traffic and pipeline reports of the same scope.
+    static func summary(traffic: ReportTable, pipeline: ReportTable) -> ReportTable {
         let entered = Dictionary(pipeline.rows.compactMap { row in row["stage"]?.stringValue.map { ($0, row["entered"] ?? 0) } },
                                  uniquingKeysWith: { first, _ in first })
         var rows: [[String: JSONValue]] = ["visitors", "sessions", "page_views", "pages_per_session", "avg_time_on_site_seconds", "bounce_rate"]
