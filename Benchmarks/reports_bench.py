@@ -176,7 +176,14 @@ def main():
         port = bash_pg("pg_free_port")
         bash_pg(f"pg_require_binaries; pg_start_cluster {cluster} {port}")
         server = f"postgres://postgres@127.0.0.1:{port}"
-XX
+    database = args.database or f"pb_reports_bench_{os.getpid()}"
+    api = None
+    try:
+        with psycopg.connect(server + "/postgres", autocommit=True) as admin:
+            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+            if not exists:
+                admin.execute(f"CREATE DATABASE {database}")
+        url = f"{server}/{database}"
         env = {"PATH": os.environ["PATH"], "DATABASE_URL": url, "SQL_DIR": str(ROOT / "sql"),
                "PROFILE_FIELDS_FILE": str(ROOT / "config/profile_fields.yaml"), "OPENAPI_FILE": str(ROOT / "docs/openapi.json"),
                "DASHBOARD_ASSETS_DIR": str(ROOT / "web/dashboard"), "LOG_LEVEL": "warning", "DATABASE_POOL_SIZE": "8"}
