@@ -23,6 +23,7 @@ enum DashboardPages {
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
+            <link rel="icon" href="data:,">
             <title>\(HTML.escape(title)) · Profile Builder</title>
             <link rel="stylesheet" href="/dashboard/assets/dashboard.css">
             <script src="/dashboard/assets/dashboard.js" defer></script>
