@@ -19,7 +19,7 @@ struct AnalyticsRollups: Sendable {
     /// are widened by one on each side), returning the rollup rows written.
     func refreshRecent(days: Int) async throws -> Int64 {
         try await scalar("""
-            SELECT analytics_refresh((now() AT TIME ZONE 'UTC')::date - \(days) - 1, (now() AT TIME ZONE 'UTC')::date + 2)
+            SELECT analytics_refresh((now() AT TIME ZONE 'UTC')::date - \(days)::int - 1, (now() AT TIME ZONE 'UTC')::date + 2)
             """)
     }
 
