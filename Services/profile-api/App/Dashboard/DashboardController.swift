@@ -168,7 +168,3 @@ struct DashboardController: Sendable {
         return values
     }
 }
-
-private extension Character {
-    var isControl: Bool { unicodeScalars.contains { $0.properties.generalCategory == .control } }
-}

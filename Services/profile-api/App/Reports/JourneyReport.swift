@@ -31,7 +31,3 @@ extension Reports {
         return table
     }
 }
-
-private extension Character {
-    var isControl: Bool { unicodeScalars.contains { $0.properties.generalCategory == .control } }
-}

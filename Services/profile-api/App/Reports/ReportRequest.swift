@@ -131,3 +131,9 @@ struct ReportRequest: Sendable {
         String(format: "%04d-%02d-%02d", day.year ?? 1970, day.month ?? 1, day.day ?? 1)
     }
 }
+
+extension Character {
+    /// Control characters (NUL among them) have no place in paths or search text, and PostgreSQL
+    /// refuses NUL in text: such input is a 400, not a database error.
+    var isControl: Bool { unicodeScalars.contains { $0.properties.generalCategory == .control } }
+}

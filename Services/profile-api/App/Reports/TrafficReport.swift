@@ -37,8 +37,8 @@ extension Reports {
             ),
             totals AS (
                 SELECT sum(sessions) AS sessions, sum(bounced) AS bounced, sum(duration) AS duration, sum(views) AS views,
-                       (SELECT count(DISTINCT se.profile_id) FROM sessions se
-                         WHERE se.site_id = $1 AND NOT se.is_bot AND \(Self.inRange("se.started_at")) AND \(Self.inSegment("se.profile_id"))) AS visitors
+                       (SELECT count(*) FROM (SELECT DISTINCT se.profile_id FROM sessions se
+                         WHERE se.site_id = $1 AND NOT se.is_bot AND \(Self.inRange("se.started_at")) AND \(Self.inSegment("se.profile_id"))) v) AS visitors
                 FROM r
             )
             SELECT jsonb_build_object(
