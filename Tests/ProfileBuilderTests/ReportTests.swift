@@ -37,6 +37,7 @@ struct ReportTests {
                 #expect(Self.column(busy, "avg_time_on_site_seconds") == ["150", "60", "600"])
                 let totals = try #require(traffic.json["totals"] as? Row)
                 #expect(totals["visitors"] as? Int == 3)
+                #expect(totals["visitors_estimated"] as? Bool == false)
                 #expect(totals["sessions"] as? Int == 5)
                 #expect(totals["page_views"] as? Int == 9)
                 #expect(totals["pages_per_session"] as? Double == 1.8)
