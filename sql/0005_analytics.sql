@@ -266,9 +266,11 @@ $$;
 
 COMMENT ON FUNCTION analytics_estimate_visitors(bigint, text, date, date) IS 'Estimated distinct visitors of site p_site over the local days [p_from, p_to) of rollup zone p_tz, from analytics_visitor_sketch_rollup (HyperLogLog, about 1.6 % standard error).';
 
--- Recomputes every rollup of every site and rollup zone for the local days in [p_from, p_to),
--- widened to whole ISO weeks so that week rows stay exact. Serialized by an advisory lock, so
--- several engines (or a rebuild next to the every-minute refresh) never interleave.
+-- Recomputes every rollup of every site and rollup zone for the local days in [p_from, p_to).
+-- Traffic is widened to whole ISO weeks, so that week rows (distinct visitors per week) stay
+-- exact; the other rollups have only day rows and are recomputed for exactly those days.
+-- Serialized by an advisory lock, so several engines (or a rebuild next to the every-minute
+-- refresh) never interleave.
 CREATE FUNCTION analytics_refresh(p_from date, p_to date)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -287,22 +289,22 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('profile_builder.analytics_refresh'));
     FOR zone IN SELECT time_zone FROM analytics_time_zones ORDER BY 1 LOOP
         DELETE FROM analytics_traffic_rollup WHERE time_zone = zone AND period_start >= lo AND period_start < hi;
-        DELETE FROM analytics_page_rollup WHERE time_zone = zone AND day >= lo AND day < hi;
-        DELETE FROM analytics_interest_rollup WHERE time_zone = zone AND day >= lo AND day < hi;
-        DELETE FROM analytics_visitor_sketch_rollup WHERE time_zone = zone AND day >= lo AND day < hi;
+        DELETE FROM analytics_page_rollup WHERE time_zone = zone AND day >= p_from AND day < p_to;
+        DELETE FROM analytics_interest_rollup WHERE time_zone = zone AND day >= p_from AND day < p_to;
+        DELETE FROM analytics_visitor_sketch_rollup WHERE time_zone = zone AND day >= p_from AND day < p_to;
         FOR site IN SELECT id FROM sites ORDER BY 1 LOOP
             INSERT INTO analytics_traffic_rollup (site_id, time_zone, period, period_start, visitors, sessions,
                                                   bounced_sessions, duration_seconds, page_views)
             SELECT site, zone, t.* FROM analytics_traffic(site, zone, lo, hi, NULL) t;
             GET DIAGNOSTICS n = ROW_COUNT; written := written + n;
             INSERT INTO analytics_page_rollup (site_id, time_zone, day, path, views, entries, exits)
-            SELECT site, zone, p.* FROM analytics_pages(site, zone, lo, hi, NULL) p;
+            SELECT site, zone, p.* FROM analytics_pages(site, zone, p_from, p_to, NULL) p;
             GET DIAGNOSTICS n = ROW_COUNT; written := written + n;
             INSERT INTO analytics_interest_rollup (site_id, time_zone, day, target_kind, target_id, profiles, signals)
-            SELECT site, zone, i.* FROM analytics_interests(site, zone, lo, hi, NULL) i;
+            SELECT site, zone, i.* FROM analytics_interests(site, zone, p_from, p_to, NULL) i;
             GET DIAGNOSTICS n = ROW_COUNT; written := written + n;
             INSERT INTO analytics_visitor_sketch_rollup (site_id, time_zone, day, registers, ranks)
-            SELECT site, zone, v.* FROM analytics_visitor_sketches(site, zone, lo, hi) v;
+            SELECT site, zone, v.* FROM analytics_visitor_sketches(site, zone, p_from, p_to) v;
             GET DIAGNOSTICS n = ROW_COUNT; written := written + n;
         END LOOP;
         UPDATE analytics_time_zones SET refreshed_at = now() WHERE time_zone = zone;
@@ -311,7 +313,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION analytics_refresh(date, date) IS 'Recomputes all analytics rollups (every site, every zone of analytics_time_zones) for local days in [p_from, p_to) widened to whole ISO weeks; returns the rows written. The engine calls it every minute for the recent days; `profile-engine analytics rebuild` for all days.';
+COMMENT ON FUNCTION analytics_refresh(date, date) IS 'Recomputes all analytics rollups (every site, every zone of analytics_time_zones) for local days in [p_from, p_to) (traffic widened to whole ISO weeks); returns the rows written. The engine calls it every minute for the recent days; `profile-engine analytics rebuild` for all days.';
 
 -- Sessions by start with the columns the traffic figures read, so the range scans stay in the index.
 CREATE INDEX sessions_site_started_profile_idx ON sessions (site_id, started_at) INCLUDE (profile_id, is_bot);
