@@ -16,6 +16,8 @@ import pytest
 from conftest import REPO
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 SHOTS = REPO / "artifacts" / "screenshots"
 RANGE = "site=acme&from=2026-03-01&to=2026-03-10"
@@ -47,11 +49,16 @@ def console_errors(driver) -> list[dict]:
     return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
 
 
+def wait(driver, condition, seconds: float = 10):
+    """A click that submits a form or follows a link returns before the next page has loaded."""
+    return WebDriverWait(driver, seconds).until(condition)
+
+
 def sign_in(driver, base: str, key: str) -> None:
     driver.get(base + "/dashboard")
     driver.find_element(By.ID, "api_key").send_keys(key)
     driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
-    assert driver.find_elements(By.ID, "logout"), driver.page_source[:500]
+    wait(driver, EC.presence_of_element_located((By.ID, "logout")))
 
 
 def test_bad_key_is_rejected(api, browser):
@@ -59,7 +66,7 @@ def test_bad_key_is_rejected(api, browser):
     browser.get(base + "/dashboard")
     browser.find_element(By.ID, "api_key").send_keys("pb_nothere1_notarealsecret")
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
-    assert "unknown, revoked" in browser.find_element(By.ID, "login-error").text
+    assert "unknown, revoked" in wait(browser, EC.presence_of_element_located((By.ID, "login-error"))).text
     assert browser.get_cookie("pb_dashboard") is None
     shot(browser, "login-rejected")
 
@@ -96,11 +103,12 @@ def test_profile_search_and_profile_page(api, browser):
     search = browser.find_element(By.ID, "q")
     search.send_keys("grace")
     browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
+    wait(browser, EC.url_contains("q=grace"))
     names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#profiles-table a.profile-link")]
     assert names == ["Grace Hopper"]
     shot(browser, "profiles")
     browser.find_element(By.LINK_TEXT, "Grace Hopper").click()
-    assert browser.find_element(By.ID, "profile-name").text == "Grace Hopper"
+    assert wait(browser, EC.presence_of_element_located((By.ID, "profile-name"))).text == "Grace Hopper"
     assert "grace@example.com" in browser.find_element(By.ID, "fields-table").text
     assert "signup" in browser.find_element(By.ID, "score-table").text
     assert "Pro Plan" in browser.find_element(By.ID, "interests-table").text
@@ -122,6 +130,6 @@ def test_phone_viewport_and_sign_out(api, browser):
     assert len(lefts) == 1, "panels should stack on a phone"
     shot(browser, "overview-phone")
     browser.find_element(By.ID, "logout").click()
-    assert browser.find_elements(By.ID, "login-form")
+    wait(browser, EC.presence_of_element_located((By.ID, "login-form")))
     assert browser.get_cookie("pb_dashboard") is None
     assert console_errors(browser) == []
