@@ -79,6 +79,34 @@ def free_port():
         return s.getsockname()[1]
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid, children=False):
+    """CPU seconds used by a process (and its reaped children, for the postmaster)."""
+    try:
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return ticks / TICKS
+
+
+def cluster_cpu(datadir):
+    """CPU seconds of one PostgreSQL cluster: the postmaster with its exited children, plus the live ones.
+    Other clusters on the machine (other benchmarks, tests) are not counted."""
+    postmaster = int(pathlib.Path(datadir, "postmaster.pid").read_text().split()[0])
+    total = process_cpu(postmaster, children=True)
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    total += process_cpu(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                pass
+    return total
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
@@ -100,9 +128,12 @@ def drain(args, bin_dir, server, base_env):
     log(f"writing a backlog of {args.visitors * 10} events...")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(BACKLOG_SQL.replace("{visitors}", str(args.visitors)))
-        conn.execute("VACUUM ANALYZE")
+        # Only the tables the backlog filled: statistics of an empty `sessions` would make every
+        # connection plan its foreign-key checks as sequential scans (see the engine findings).
+        conn.execute("VACUUM ANALYZE events, event_queue")
     total = args.visitors * 10
     engines = []
+    pg_cpu_before = cluster_cpu(args.datadir)
     started = time.time()
     for index in range(args.engines):
         engine_env = dict(env, ENGINE_PORT=str(free_port()), ENGINE_WORKERS=str(args.workers), ENGINE_BATCH_SIZE=str(args.batch))
@@ -121,10 +152,13 @@ def drain(args, bin_dir, server, base_env):
         first = next((t for t, left in samples if left < total), samples[-1][0])
         elapsed = samples[-1][0] - first
         profiles = conn.execute("SELECT count(*) FROM visitor_profiles WHERE merged_into IS NULL").fetchone()[0]
+    engine_cpu = sum(process_cpu(engine.pid) for engine in engines)
+    pg_cpu = cluster_cpu(args.datadir) - pg_cpu_before
     for engine in engines:
         engine.send_signal(signal.SIGTERM)
         engine.wait(timeout=30)
-    return {"events": total, "seconds": elapsed, "events_per_s": total / elapsed if elapsed > 0 else float("nan"), "profiles": profiles}
+    return {"events": total, "seconds": elapsed, "events_per_s": total / elapsed if elapsed > 0 else float("nan"), "profiles": profiles,
+            "engine_us": engine_cpu / total * 1e6, "postgres_us": pg_cpu / total * 1e6}
 
 
 def freshness(args, bin_dir, server, base_env):
@@ -169,18 +203,39 @@ def freshness(args, bin_dir, server, base_env):
                 for v in visitors:
                     acked[v] = now
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
-        began = time.time()
-        futures = []
-        for index in range(int(args.seconds * requests_per_second)):
-            target = began + index / requests_per_second
-            delay = target - time.time()
-            if delay > 0:
-                time.sleep(delay)
-            futures.append(pool.submit(send, index))
-        for future in futures:
-            future.result()
+    def load(seconds):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            began = time.time()
+            futures = []
+            for index in range(int(seconds * requests_per_second)):
+                target = began + index / requests_per_second
+                delay = target - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                futures.append(pool.submit(send, index))
+            for future in futures:
+                future.result()
+
+    # Warm-up: a freshly migrated database has no planner statistics, and the plans made without
+    # them (an unsuitable partial index for `id = ANY(...)`, sequential scans in foreign-key checks)
+    # are not what a running installation sees once autovacuum has analysed its tables (within a
+    # minute). So: load for --warmup seconds, let the engine catch up, ANALYZE, then measure.
+    if args.warmup > 0:
+        load(args.warmup)
+        with psycopg.connect(url, autocommit=True) as conn:
+            deadline = time.time() + 120
+            while conn.execute("SELECT count(*) FROM event_queue").fetchone()[0] > 0 and time.time() < deadline:
+                time.sleep(0.5)
+            conn.execute("ANALYZE")
+        time.sleep(1)
+        acked.clear()
+        notified.clear()
+    pg_cpu_before, collector_cpu_before, engine_cpu_before = cluster_cpu(args.datadir), process_cpu(collector.pid), process_cpu(engine.pid)
+    load(args.seconds)
     time.sleep(3)
+    cpu = {"collector_us": (process_cpu(collector.pid) - collector_cpu_before) / max(len(acked), 1) * 1e6,
+           "engine_us": (process_cpu(engine.pid) - engine_cpu_before) / max(len(acked), 1) * 1e6,
+           "postgres_us": (cluster_cpu(args.datadir) - pg_cpu_before) / max(len(acked), 1) * 1e6}
     stop.set()
     listener.join(timeout=5)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -190,7 +245,7 @@ def freshness(args, bin_dir, server, base_env):
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     return {"rate": args.rate, "events": len(acked), "measured": len(latencies), "p50": percentile(latencies, 50),
-            "p95": percentile(latencies, 95), "p99": percentile(latencies, 99), "max": max(latencies) if latencies else float("nan")}
+            "p95": percentile(latencies, 95), "p99": percentile(latencies, 99), "max": max(latencies) if latencies else float("nan"), **cpu}
 
 
 def main():
@@ -203,6 +258,7 @@ def main():
     parser.add_argument("--batch", type=int, default=500, help="ENGINE_BATCH_SIZE")
     parser.add_argument("--rate", type=int, default=1000, help="events/s for the freshness run")
     parser.add_argument("--seconds", type=float, default=20, help="duration of the freshness run")
+    parser.add_argument("--warmup", type=float, default=5, help="seconds of load before the freshness run, followed by ANALYZE")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
@@ -219,6 +275,7 @@ def main():
     port = bash_pg("pg_free_port")
     bash_pg(f"pg_require_binaries; pg_start_cluster {cluster} {port}")
     server = f"postgres://postgres@127.0.0.1:{port}"
+    args.datadir = f"{cluster}/data"
     base_env = {"PATH": os.environ["PATH"], "SQL_DIR": str(ROOT / "sql"), "PROFILE_FIELDS_FILE": str(ROOT / "config/profile_fields.yaml"),
                 "LEAD_SCORING_FILE": str(ROOT / "config/lead_scoring.yaml"), "SEGMENTS_FILE": str(ROOT / "config/segments.yaml"),
                 "LOG_LEVEL": "warning", "DATABASE_POOL_SIZE": "20"}
@@ -238,6 +295,10 @@ def main():
         f"{drained['events_per_s']:,.0f} events/s ({drained['seconds']:.0f} s, {drained['profiles']:,} profiles) | ≥ 10,000 events/s |",
         f"| freshness at {fresh['rate']} events/s: collector 2xx → profile_updated, p50 / p95 / p99 / max | "
         f"{fresh['p50']:.0f} / {fresh['p95']:.0f} / {fresh['p99']:.0f} / {fresh['max']:.0f} ms ({fresh['measured']:,} of {fresh['events']:,} events) | p95 < 250 ms |",
+        f"| CPU per event, drain: engine / PostgreSQL | {drained['engine_us']:.0f} / {drained['postgres_us']:.0f} µs "
+        f"(CPU-bound ceiling on {os.cpu_count()} idle cores: {os.cpu_count() * 1e6 / (drained['engine_us'] + drained['postgres_us']):,.0f} events/s) | |",
+        f"| CPU per event, freshness (new visitors): collector / engine / PostgreSQL | "
+        f"{fresh['collector_us']:.0f} / {fresh['engine_us']:.0f} / {fresh['postgres_us']:.0f} µs | |",
     ])
     print(table)
     if not args.no_record:

@@ -14,6 +14,8 @@ struct ExportTests {
                        _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let environment = try db.serviceEnvironment(ProfileAPIService.name, [
             "OPENAPI_FILE": RepositoryPaths.root.appendingPathComponent("docs/openapi.json").path, "API_KEY_CACHE_SECONDS": "0",
+            // Receivers in tests listen on loopback, which the SSRF rules refuse by default.
+            "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
             "EXPORT_MAPPINGS_DIR": RepositoryPaths.root.appendingPathComponent("config/crm-mappings").path,
         ].merging(settings) { $1 })
         try await ProfileAPIService.buildApplication(environment).test(.live) { client in try await body(client) }

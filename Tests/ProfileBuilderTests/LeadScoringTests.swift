@@ -96,4 +96,37 @@ struct LeadScoringTests {
             #expect(try await engine.count("SELECT count(*)::int FROM profile_changes WHERE profile_id = \(profile) AND kind = 'stage_changed'") == 1)
         }
     }
+
+    @Test func scores_decay_without_events_when_the_engine_recomputes_them() async throws {
+        try await TestDatabase.with { db in
+            let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+            func ago(_ minutes: Double) -> String { Date().addingTimeInterval(-minutes * 60).formatted(style) }
+            let engine = try await ProfileEngineTests.ingest(db, [[
+                ["type": "page", "anonymousId": "cooling", "timestamp": ago(10), "properties": ["url": "https://acme.com/pricing", "path": "/pricing"]],
+                ["type": "page", "anonymousId": "cooling", "timestamp": ago(8), "properties": ["url": "https://acme.com/plans", "path": "/plans"]],
+                ["type": "identify", "anonymousId": "cooling", "timestamp": ago(8), "traits": ["email": "cool@bigco.com", "job_title": "VP Engineering"]],
+            ]])
+            let profile = try #require(try await engine.profile("anonymous_id", "cooling"))
+            func scores() async throws -> (lead: Int, engagement: Int) {
+                let rows = try await db.client.query("SELECT lead_score, engagement_score FROM visitor_profiles WHERE id = \(profile)", logger: TestDatabase.logger)
+                for try await row in rows.decode((Int, Int).self) { return row }
+                return (-1, -1)
+            }
+            let fresh = try await scores()
+            #expect(fresh.engagement > 0)
+            // Nothing to recompute yet: the stored scores are current.
+            #expect(try await engine.processor.rescoreAll(db.client).changed == 0)
+            // Sixty days pass without a visit (two half-lives of the shipped config).
+            try await db.client.query("UPDATE engagement_metrics SET last_visit_at = last_visit_at - interval '60 days' WHERE profile_id = \(profile)",
+                                      logger: TestDatabase.logger)
+            let result = try await engine.processor.rescoreAll(db.client)
+            #expect(result.seen == 1 && result.changed == 1)
+            let cooled = try await scores()
+            #expect(cooled.engagement < fresh.engagement)
+            #expect(cooled.lead < fresh.lead)
+            #expect(try await engine.count("SELECT (score_breakdown::text LIKE '%decay%')::int FROM visitor_profiles WHERE id = \(profile)") == 1)
+            // Recomputing again changes nothing.
+            #expect(try await engine.processor.rescoreAll(db.client).changed == 0)
+        }
+    }
 }

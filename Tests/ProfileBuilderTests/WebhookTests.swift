@@ -107,6 +107,49 @@ struct WebhookTests {
         }
     }
 
+    /// Waits for the API's listener connection (a backend whose last statement is its LISTEN)
+    /// other than `previous`, and returns its pid.
+    static func listenerPID(_ db: TestDatabase, other previous: Int32? = nil) async throws -> Int32 {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let pid = try await db.scalar(
+                """
+                SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%webhook_deliveries%'
+                  AND pid IS DISTINCT FROM \(previous) ORDER BY backend_start DESC LIMIT 1
+                """, as: Int32.self)
+            if let pid { return pid }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestSetupError("the webhook worker never LISTENed")
+    }
+
+    @Test func a_notify_wakes_the_worker_long_before_its_poll_interval_even_after_a_lost_connection() async throws {
+        let receiver = Receiver(failures: 0)
+        try await receiver.run { port in
+            try await TestDatabase.with { db in
+                try await db.client.query("INSERT INTO sites (slug, name, write_key) VALUES ('acme', 'Acme', 'wk_hooks')", logger: TestDatabase.logger)
+                let hooks = try await APIHarness(db: db).key([.webhooks])
+                try await ExportTests.runAPI(db, ["WEBHOOK_POLL_SECONDS": "60"]) { client in
+                    _ = try await Self.subscribe(client, key: hooks, port: port)
+                    var listener = try await Self.listenerPID(db)
+                    for round in 1...2 {
+                        // Let the wake-up rung on connecting be spent, so only the NOTIFY can wake the worker.
+                        try await Task.sleep(for: .milliseconds(500))
+                        let started = ContinuousClock.now
+                        try await db.client.query("INSERT INTO profile_changes (site_id, profile_id, kind) SELECT id, gen_random_uuid(), 'created' FROM sites",
+                                                  logger: TestDatabase.logger)
+                        try await Self.waitFor(db, "SELECT count(*)::int FROM webhook_deliveries WHERE status = 'delivered'", equals: round, seconds: 10)
+                        #expect(ContinuousClock.now - started < .seconds(10))
+                        // Kill the listener's connection: it must reconnect and LISTEN again.
+                        try await db.client.query("SELECT pg_terminate_backend(\(listener))", logger: TestDatabase.logger)
+                        listener = try await Self.listenerPID(db, other: listener)
+                    }
+                }
+            }
+            #expect(await receiver.received.all.count == 2)
+        }
+    }
+
     @Test func failing_deliveries_go_dead_and_can_be_redelivered() async throws {
         let receiver = Receiver(failures: 2)
         try await receiver.run { port in

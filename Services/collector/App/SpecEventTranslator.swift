@@ -130,6 +130,6 @@ enum SpecEventTranslator {
 
     private static func derivedID(_ parts: String...) -> String {
         let digest = SHA256.hash(data: Data(parts.joined(separator: "\u{1f}").utf8))
-        return "chat-" + digest.prefix(16).map { String(format: "%02x", $0) }.joined()
+        return "chat-" + digest.prefix(16).hexString
     }
 }

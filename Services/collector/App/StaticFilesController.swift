@@ -35,7 +35,7 @@ struct StaticFilesController: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw APIError(.notFound, code: "not_found", detail: "no such file: /\(relativePath)")
         }
-        let etag = "\"" + SHA256.hash(data: data).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
+        let etag = "\"" + SHA256.hash(data: data).prefix(12).hexString + "\""
         var headers = HTTPFields()
         headers[.eTag] = etag
         headers[.cacheControl] = cacheSeconds > 0 ? "public, max-age=\(cacheSeconds)" : "no-cache"

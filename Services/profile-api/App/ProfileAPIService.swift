@@ -35,22 +35,31 @@ public enum ProfileAPIService: ServiceEntry {
                                                       secure: config.dashboardCookieSecure),
                             assetsDirectory: config.dashboardAssetsDirectory).addRoutes(to: router)
 
+        // Webhook and export destinations are chosen by API users: only public addresses (SSRF).
+        let outboundPolicy = try OutboundPolicy(environment: environment.reader)
         let exportConfig = try ExportConfig(environment: environment.reader)
         let catalog = try CRMMappingCatalog.load(directory: exportConfig.mappingsDirectory)
         let exporter = ProfileExporter(profiles: profiles, pageSize: exportConfig.pageSize)
         let exportJobs = ExportJobStore(client: client, logger: environment.logger)
-        ExportsController(auth: auth, exporter: exporter, jobs: exportJobs, catalog: catalog).addRoutes(to: router)
+        ExportsController(auth: auth, exporter: exporter, jobs: exportJobs, catalog: catalog, outbound: outboundPolicy).addRoutes(to: router)
         let webhookConfig = try WebhookConfig(environment: environment.reader)
         let webhooks = WebhookStore(client: client, logger: environment.logger)
-        WebhooksController(auth: auth, store: webhooks).addRoutes(to: router)
+        WebhooksController(auth: auth, store: webhooks, outbound: outboundPolicy).addRoutes(to: router)
 
-        var services: [any Service] = []
+        // Made after the last `try`: an HTTPClient must be shut down, which its service does.
+        // First, so that it is shut down after the workers that use it.
+        let outbound = OutboundHTTPClient(policy: outboundPolicy)
+        var services: [any Service] = [outbound]
         if exportConfig.schedulerEnabled {
             services.append(ExportScheduler(store: exportJobs, exporter: exporter, catalog: catalog, registry: environment.fields,
-                                            config: exportConfig, logger: environment.logger))
+                                            config: exportConfig, http: outbound, logger: environment.logger))
         }
         if webhookConfig.workerEnabled {
-            services.append(WebhookDeliveryWorker(store: webhooks, config: webhookConfig, logger: environment.logger))
+            let signal = WakeSignal()
+            services.append(NotificationListener(database: environment.common.database, channel: WebhookConfig.channel, signal: signal,
+                                                 logger: environment.logger))
+            services.append(WebhookDeliveryWorker(store: webhooks, config: webhookConfig, signal: signal, http: outbound,
+                                                  logger: environment.logger))
         }
         return environment.makeApplication(router: router, port: config.port, client: client, services: services)
     }

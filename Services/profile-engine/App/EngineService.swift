@@ -8,7 +8,7 @@ import Shared
 public enum EngineService: ServiceEntry {
     public static let name = "profile-engine"
     public static let abstract = "Builds visitor profiles from the event queue (HTTP only for health and metrics)."
-    public static var extraCommands: [any ParsableCommand.Type] { [ReplayCommand.self, SegmentsCommand.self, AnalyticsCommand.self] }
+    public static var extraCommands: [any ParsableCommand.Type] { [ReplayCommand.self, SegmentsCommand.self, ScoresCommand.self, AnalyticsCommand.self] }
 
     public static func buildApplication(_ environment: ServiceEnvironment) throws -> some ApplicationProtocol {
         let config = try EngineConfig(environment: environment.reader)
@@ -28,9 +28,11 @@ public enum EngineService: ServiceEntry {
         let workers = (0..<config.workers).map { _ in
             QueueWorker(client: client, processor: processor, config: config, signal: signal, metrics: environment.metrics, logger: environment.logger)
         }
-        let listener = QueueListener(database: environment.common.database, signal: signal, logger: environment.logger)
+        let listener = NotificationListener(database: environment.common.database, channel: QueueChannel.eventsQueued, signal: signal,
+                                            logger: environment.logger)
         let maintenance = PartitionMaintenance(client: client, logger: environment.logger)
-        let segments = SegmentMaintenance(client: client, builtins: try BuiltinSegments.load(path: config.segmentsFile), logger: environment.logger)
+        let segments = SegmentMaintenance(client: client, builtins: try BuiltinSegments.load(path: config.segmentsFile), processor: processor,
+                                          logger: environment.logger)
         let analytics = AnalyticsMaintenance(rollups: AnalyticsRollups(client: client, logger: environment.logger),
                                              timeZones: config.analyticsTimeZones, intervalSeconds: config.analyticsRefreshSeconds,
                                              days: config.analyticsRefreshDays, logger: environment.logger)
@@ -77,6 +79,26 @@ struct SegmentsCommand: AsyncParsableCommand {
                 return try await SegmentEvaluator(logger: environment.logger).reevaluateAll(client)
             }
             print("profile-engine segments reevaluate: evaluated \(count) profiles")
+        }
+    }
+}
+
+/// `profile-engine scores recompute`: recomputes every profile's scores now (the engine also does it hourly).
+struct ScoresCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "scores", abstract: "Lead score administration.",
+                                                    subcommands: [Recompute.self])
+
+    struct Recompute: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Recompute the lead and engagement scores (with decay) of every profile.")
+
+        func run() async throws {
+            let environment = try bootstrappedEnvironment(service: EngineService.name)
+            let config = try EngineConfig(environment: environment.reader)
+            let processor = BatchProcessor(
+                registry: environment.fields, sessionizer: Sessionizer(timeout: TimeInterval(config.sessionTimeoutMinutes * 60)),
+                scoring: try LeadScoringConfig.load(path: config.scoringFile, registry: environment.fields), logger: environment.logger)
+            let result = try await withDatabase(environment) { client in try await processor.rescoreAll(client) }
+            print("profile-engine scores recompute: \(result.seen) profiles, \(result.changed) changed")
         }
     }
 }

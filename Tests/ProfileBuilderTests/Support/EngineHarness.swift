@@ -9,12 +9,13 @@ import Shared
 struct EngineHarness {
     let db: TestDatabase
     let worker: QueueWorker
+    let processor: BatchProcessor
 
     init(db: TestDatabase, _ extra: [String: String] = [:]) throws {
         self.db = db
         let environment = try db.serviceEnvironment(EngineService.name, extra)
         let config = try EngineConfig(environment: environment.reader)
-        let processor = BatchProcessor(
+        processor = BatchProcessor(
             registry: environment.fields, sessionizer: Sessionizer(timeout: TimeInterval(config.sessionTimeoutMinutes * 60)),
             scoring: try LeadScoringConfig.load(path: RepositoryPaths.root.appendingPathComponent("config/lead_scoring.yaml").path, registry: environment.fields),
             logger: TestDatabase.logger)

@@ -29,15 +29,28 @@ struct TestDatabase: Sendable {
         let server = try serverURL()
         let name = "pbtest_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         let template = migrated ? try await TemplateStore.shared.templateName(server: server) : "template0"
-        try await TemplateStore.shared.admin(server) { admin in
-            try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"), logger: logger)
+        // CREATE DATABASE … TEMPLATE fails while anything else is connected to the template; on a
+        // busy server a closing connection can linger, so try again a few times before failing.
+        for attempt in 1...5 {
+            do {
+                try await TemplateStore.shared.admin(server) { admin in
+                    try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"), logger: logger)
+                }
+                break
+            } catch {
+                if attempt == 5 { throw TestSetupError("CREATE DATABASE \(name) failed: \(String(reflecting: error))") }
+                try await Task.sleep(for: .milliseconds(500 * attempt))
+            }
         }
         let url = server.with(database: name)
         let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 8), backgroundLogger: logger)
         let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            do { return .success(try await body(TestDatabase(url: url, client: client))) } catch { return .failure(error) }
+            do { return .success(try await body(TestDatabase(url: url, client: client))) } catch let error as PSQLError {
+                // PSQLError's description hides the server's message; a failing test should show it.
+                return .failure(TestSetupError("PostgreSQL error: \(String(reflecting: error))"))
+            } catch { return .failure(error) }
         }
         try? await TemplateStore.shared.admin(server) { admin in
             try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
@@ -96,6 +109,11 @@ actor TemplateStore {
             group.addTask { await client.run() }
             try await MigrationRunner(migrations: migrations, logger: TestDatabase.logger).migrate(client)
             group.cancelAll()
+        }
+        // Nobody connects to the template from now on (autovacuum skips it too), so copying it never
+        // finds "other users" on it.
+        try await admin(server) { admin in
+            try await admin.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false"), logger: TestDatabase.logger)
         }
         template = name
         return name

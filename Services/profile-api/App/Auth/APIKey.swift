@@ -21,7 +21,7 @@ struct APIKey: Sendable, Equatable {
     }
 
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(token.utf8)).hexString
     }
 
     /// The prefix part of a presented token, or nil if it is not shaped like one of ours.

@@ -16,6 +16,7 @@ struct ExportScheduler: Service {
     let catalog: CRMMappingCatalog
     let registry: Shared.FieldRegistry
     let config: ExportConfig
+    let http: OutboundHTTPClient
     let logger: Logger
 
     func run() async throws {
@@ -91,7 +92,8 @@ struct ExportScheduler: Service {
         return rows
     }
 
-    /// POSTs the finished file to an http(s) URL, streamed from disk in 64 KiB chunks.
+    /// POSTs the finished file to an http(s) URL, streamed from disk in 64 KiB chunks (the URL is
+    /// checked again now: see `OutboundHTTPClient`).
     private func post(file path: String, to url: String, contentType: String, job: ExportJobStore.Claimed) async throws {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw ExportRunError(description: "cannot read \(path)") }
         defer { try? handle.close() }
@@ -107,7 +109,7 @@ struct ExportScheduler: Service {
         request.headers.add(name: "X-Profile-Builder-Export-Job", value: String(job.jobID))
         request.headers.add(name: "X-Profile-Builder-Export-Run", value: String(job.runID))
         request.body = .stream(chunks, length: .known(size))
-        let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(config.uploadTimeoutSeconds * 1000)))
+        let response = try await http.execute(request, timeout: .milliseconds(Int64(config.uploadTimeoutSeconds * 1000)))
         guard (200..<300).contains(Int(response.status.code)) else {
             throw ExportRunError(description: "the destination answered HTTP \(response.status.code)")
         }

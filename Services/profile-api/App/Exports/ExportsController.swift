@@ -11,6 +11,8 @@ struct ExportsController: Sendable {
     let exporter: ProfileExporter
     let jobs: ExportJobStore
     let catalog: CRMMappingCatalog
+    /// Where a job's `destination` may point (SSRF protection).
+    let outbound: OutboundPolicy
 
     func addRoutes(to router: Router<ServiceRequestContext>) {
         router.get("/v1/exports/profiles") { request, context in
@@ -41,6 +43,7 @@ struct ExportsController: Sendable {
         router.post("/v1/exports/jobs") { request, context in
             let key = try await auth.require(.profilesExport, request, logger: context.logger)
             let job = try newJob(try await ProfilesController.body(request, context: context))
+            if let destination = job.destination { try await outbound.validate(destination, field: "destination") }
             let document = try await jobs.create(job, key: key, requestID: context.requestID)
             var response = Self.json(document, status: .created)
             if let id = JSONValue.parse(document)["id"]?.intValue {

@@ -19,7 +19,7 @@ struct PersonData: Sendable {
     }
 
     static func hash(kind: String, value: String) -> String {
-        SHA256.hash(data: Data("\(kind):\(value)".utf8)).map { String(format: "%02x", $0) }.joined()
+        ErasureTombstone.hash(kind: kind, value: value)
     }
 
     /// Named query `person_of_profile`; nil when the profile does not exist.

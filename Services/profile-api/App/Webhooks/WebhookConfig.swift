@@ -4,7 +4,9 @@ import Shared
 struct WebhookConfig: Sendable {
     /// Whether this process delivers webhooks (any number of API instances may).
     var workerEnabled: Bool
-    /// How often the worker looks for due deliveries when it found none.
+    /// How often an idle worker looks for due deliveries without being woken: a safety net, since
+    /// the outbox trigger NOTIFYs `webhookChannel` and the worker LISTENs (retries that come due
+    /// are found by this poll, so it also bounds how late a retry can be).
     var pollSeconds: Double
     /// Deliveries sent at once by one worker.
     var concurrency: Int
@@ -16,9 +18,13 @@ struct WebhookConfig: Sendable {
     var backoffBaseSeconds: Double
     var maxBackoffSeconds: Double
 
+    /// The channel the `profile_changes_enqueue_webhooks` trigger (sql/0004) NOTIFYs when it
+    /// enqueued deliveries, and the API NOTIFYs when a subscription is resumed.
+    static let channel = "webhook_deliveries"
+
     init(environment env: EnvironmentReader) throws {
         workerEnabled = try env.bool("WEBHOOK_WORKER", default: true)
-        pollSeconds = try env.double("WEBHOOK_POLL_SECONDS", default: 1, range: 0.01...3600)
+        pollSeconds = try env.double("WEBHOOK_POLL_SECONDS", default: 5, range: 0.01...3600)
         concurrency = try env.int("WEBHOOK_CONCURRENCY", default: 16, range: 1...256)
         timeoutSeconds = try env.double("WEBHOOK_TIMEOUT_SECONDS", default: 10, range: 0.1...300)
         maxAttempts = try env.int("WEBHOOK_MAX_ATTEMPTS", default: 12, range: 1...100)

@@ -8,10 +8,13 @@ import Shared
 /// Sends the webhook outbox: claims due deliveries, POSTs each signed payload, and records
 /// delivered / failed (retried with exponential backoff and jitter) / dead. It runs in the API
 /// process, beside the export scheduler, so a slow receiver never holds back the engine's ingest;
-/// any number of instances may run it (claims use SKIP LOCKED and leases).
+/// any number of instances may run it (claims use SKIP LOCKED and leases). It sleeps until the
+/// `NotificationListener` on `WebhookConfig.channel` rings `signal` or the poll interval passes.
 struct WebhookDeliveryWorker: Service {
     let store: WebhookStore
     let config: WebhookConfig
+    let signal: WakeSignal
+    let http: OutboundHTTPClient
     let logger: Logger
 
     func run() async throws {
@@ -26,7 +29,7 @@ struct WebhookDeliveryWorker: Service {
                     logger.warning("webhook worker could not claim deliveries", metadata: ["error": "\(String(reflecting: error))"])
                 }
                 // A full batch means more may be due: go again at once.
-                if sent < config.concurrency { try? await Task.sleep(for: .seconds(config.pollSeconds)) }
+                if sent < config.concurrency { await signal.wait(upTo: .seconds(config.pollSeconds)) }
             }
         }
     }
@@ -57,7 +60,7 @@ struct WebhookDeliveryWorker: Service {
             request.headers.add(name: WebhookSignature.header,
                                 value: WebhookSignature.sign(body: Data(delivery.payload.utf8), secret: delivery.secret, timestamp: Int(Date().timeIntervalSince1970)))
             request.body = .bytes(body)
-            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(config.timeoutSeconds * 1000)))
+            let response = try await http.execute(request, timeout: .milliseconds(Int64(config.timeoutSeconds * 1000)))
             statusCode = Int(response.status.code)
             // Read (a little of) the answer so the connection can be reused; its content is ignored.
             _ = try? await response.body.collect(upTo: 64 * 1024)

@@ -16,6 +16,28 @@ struct WebhookStore: Sendable {
         var secret: String
         var eventKinds: [String]
         var filter: JSONValue
+        var active: Bool
+    }
+
+    /// A PATCH: nil members stay as they are; `name` and `site` may be set to null (`.some(nil)`).
+    struct Changes: Sendable {
+        var name: String??
+        var site: String??
+        var url: String?
+        var secret: String?
+        var eventKinds: [String]?
+        var filter: JSONValue?
+        var active: Bool?
+
+        /// The members this change sets, for the audit log (never their values: the secret is one).
+        var changedMembers: [String] {
+            [("name", name != nil), ("site", site != nil), ("url", url != nil), ("secret", secret != nil),
+             ("event_kinds", eventKinds != nil), ("filter", filter != nil), ("active", active != nil)].filter(\.1).map(\.0)
+        }
+    }
+
+    enum UpdateOutcome: Sendable {
+        case notFound, unknownSite, updated(String)
     }
 
     /// A delivery taken by a worker.
@@ -42,8 +64,8 @@ struct WebhookStore: Sendable {
                 """
                 WITH site AS (SELECT id, slug FROM sites WHERE slug = \(new.site)),
                 inserted AS (
-                    INSERT INTO webhook_subscriptions (site_id, name, url, secret, event_kinds, filter, created_by)
-                    SELECT (SELECT id FROM site), \(new.name), \(new.url), \(new.secret), \(new.eventKinds), \(new.filter.jsonText)::jsonb, \(key.id)
+                    INSERT INTO webhook_subscriptions (site_id, name, url, secret, event_kinds, filter, active, created_by)
+                    SELECT (SELECT id FROM site), \(new.name), \(new.url), \(new.secret), \(new.eventKinds), \(new.filter.jsonText)::jsonb, \(new.active), \(key.id)
                     WHERE \(new.site)::text IS NULL OR EXISTS (SELECT 1 FROM site)
                     RETURNING *
                 )
@@ -76,6 +98,55 @@ struct WebhookStore: Sendable {
             logger: logger)
         for try await text in rows.decode(String.self) { return text }
         return nil
+    }
+
+    /// Named query `update_webhook_subscription`: applies a PATCH, audits it, and on resume wakes
+    /// the delivery workers (the deliveries held while paused are due at once).
+    func update(_ id: Int64, _ changes: Changes, key: APIKey, requestID: String) async throws -> UpdateOutcome {
+        try await client.withTransaction(logger: logger) { tx in
+            var wasActive: Bool?
+            for try await active in try await tx.query("SELECT active FROM webhook_subscriptions WHERE id = \(id) FOR UPDATE", logger: logger)
+                .decode(Bool.self) { wasActive = active }
+            guard let wasActive else { return .notFound }
+            var siteID: Int64?
+            if let slug = changes.site ?? nil {
+                for try await found in try await tx.query("SELECT id FROM sites WHERE slug = \(slug)", logger: logger).decode(Int64.self) { siteID = found }
+                guard siteID != nil else { return .unknownSite }
+            }
+            let rows = try await tx.query(
+                """
+                WITH updated AS (
+                    UPDATE webhook_subscriptions SET
+                        name = CASE WHEN \(changes.name != nil) THEN \(changes.name ?? nil) ELSE name END,
+                        site_id = CASE WHEN \(changes.site != nil) THEN \(siteID) ELSE site_id END,
+                        url = coalesce(\(changes.url), url),
+                        secret = coalesce(\(changes.secret), secret),
+                        event_kinds = coalesce(\(changes.eventKinds)::text[], event_kinds),
+                        filter = coalesce(\(changes.filter?.jsonText)::jsonb, filter),
+                        active = coalesce(\(changes.active), active),
+                        consecutive_failures = CASE WHEN \(changes.active == true) AND NOT active THEN 0 ELSE consecutive_failures END,
+                        updated_at = now()
+                    WHERE id = \(id)
+                    RETURNING *
+                )
+                SELECT \(unescaped: Self.document)::text FROM updated w LEFT JOIN sites s ON s.id = w.site_id
+                """, logger: logger)
+            var document = "{}"
+            for try await text in rows.decode(String.self) { document = text }
+            var details: [String: JSONValue] = ["changed": .array(changes.changedMembers.map(JSONValue.string))]
+            if let url = changes.url { details["url"] = .string(url) }
+            if let active = changes.active, active != wasActive { details["active"] = .bool(active) }
+            let action = switch (changes.active, wasActive) {
+            case (false?, true): "webhook.pause"
+            case (true?, false): "webhook.resume"
+            default: "webhook.update"
+            }
+            try await AuditLog.record(action, target: String(id), key: key, requestID: requestID, details: .object(details), on: tx, logger: logger)
+            if changes.active == true && !wasActive {
+                try await tx.query("SELECT pg_notify(\(WebhookConfig.channel), '')", logger: logger)
+            }
+            return .updated(document)
+        }
     }
 
     /// Named query `delete_webhook_subscription` (its deliveries cascade).

@@ -4,10 +4,14 @@ import NIOCore
 import Shared
 
 /// `/v1/webhooks`: subscriptions per event kind with filters, their delivery log, and manual
-/// redelivery. A subscription's secret is shown once, when it is created.
+/// redelivery. A subscription's secret is shown once, when it is created or rotated. A paused
+/// subscription (`active: false`) still gets its deliveries enqueued; they are held, in order,
+/// until it is resumed.
 struct WebhooksController: Sendable {
     let auth: Authenticator
     let store: WebhookStore
+    /// Where a subscription's `url` may point (SSRF protection).
+    let outbound: OutboundPolicy
 
     static let eventKinds = ["created", "updated", "merged", "stage_changed", "segment_entered", "segment_left", "erased", "anonymized"]
     static let deliveryStatuses: Set<String> = ["pending", "failed", "delivered", "dead"]
@@ -16,6 +20,7 @@ struct WebhooksController: Sendable {
         router.post("/v1/webhooks") { request, context in
             let key = try await auth.require(.webhooks, request, logger: context.logger)
             let new = try Self.subscription(try await ProfilesController.body(request, context: context))
+            try await outbound.validate(new.url, field: "url")
             guard let document = try await store.create(new, key: key, requestID: context.requestID) else {
                 throw APIError(.unprocessableContent, code: "unknown_site", detail: "no site has the slug '\(new.site?.prefix(60) ?? "")'", field: "site")
             }
@@ -34,6 +39,25 @@ struct WebhooksController: Sendable {
             _ = try await auth.require(.webhooks, request, logger: context.logger)
             guard let document = try await store.get(try Self.id(context, "id")) else { throw Self.notFound }
             return ExportsController.json(document)
+        }
+        router.patch("/v1/webhooks/:id") { request, context in
+            let key = try await auth.require(.webhooks, request, logger: context.logger)
+            let id = try Self.id(context, "id")
+            let changes = try Self.changes(try await ProfilesController.body(request, context: context))
+            if let url = changes.url { try await outbound.validate(url, field: "url") }
+            switch try await store.update(id, changes, key: key, requestID: context.requestID) {
+            case .notFound:
+                throw Self.notFound
+            case .unknownSite:
+                throw APIError(.unprocessableContent, code: "unknown_site", detail: "no site has the slug '\(changes.site??.prefix(60) ?? "")'", field: "site")
+            case .updated(let document):
+                var object = JSONValue.parse(document).objectValue ?? [:]
+                // A new secret is shown in this answer only, as at creation.
+                if let secret = changes.secret { object["secret"] = .string(secret) }
+                var response = JSONResponse.make(.object(object))
+                response.headers[.cacheControl] = "no-store"
+                return response
+            }
         }
         router.delete("/v1/webhooks/:id") { request, context in
             let key = try await auth.require(.webhooks, request, logger: context.logger)
@@ -79,55 +103,27 @@ struct WebhooksController: Sendable {
         return id
     }
 
-    /// Validates a subscription body; the filter is checked here (and again by the table's CHECK)
-    /// because the outbox trigger evaluates it inside every profile change's transaction.
+    /// Validates a creation body: `url` is required, the rest as in `WebhookSubscriptionBody`.
     static func subscription(_ body: [String: JSONValue]) throws -> WebhookStore.NewSubscription {
-        func invalid(_ field: String, _ detail: String) -> APIError {
-            APIError(.unprocessableContent, code: "invalid_value", detail: detail, field: field)
+        let members = try WebhookSubscriptionBody(body)
+        guard let url = try members.url() else {
+            throw WebhookSubscriptionBody.invalid("url", "'url' must be an http(s) URL of at most 2000 characters")
         }
-        func optionalText(_ name: String, max: Int) throws -> String? {
-            guard let value = body[name], !value.isNull else { return nil }
-            guard let text = value.stringValue, (1...max).contains(text.count) else { throw invalid(name, "'\(name)' must be a string of 1-\(max) characters") }
-            return text
-        }
-        guard let url = body["url"]?.stringValue, url.count <= 2000, let parsed = URL(string: url),
-              ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host?.isEmpty == false else {
-            throw invalid("url", "'url' must be an http(s) URL of at most 2000 characters")
-        }
-        var kinds: [String] = []
-        if let value = body["event_kinds"], !value.isNull {
-            guard let items = value.arrayValue else { throw invalid("event_kinds", "'event_kinds' must be an array") }
-            for (index, item) in items.enumerated() {
-                guard let kind = item.stringValue, eventKinds.contains(kind) else {
-                    throw invalid("event_kinds[\(index)]", "event kinds are \(eventKinds.joined(separator: ", "))")
-                }
-                if !kinds.contains(kind) { kinds.append(kind) }
-            }
-        }
-        let filter = body["filter"].flatMap { $0.isNull ? nil : $0 } ?? [:]
-        guard let members = filter.objectValue else { throw invalid("filter", "'filter' must be an object") }
-        for (name, value) in members {
-            switch name {
-            case "stage", "changed_fields":
-                guard let items = value.arrayValue, items.allSatisfy({ $0.stringValue != nil }) else {
-                    throw invalid("filter.\(name)", "'filter.\(name)' must be an array of strings")
-                }
-            case "fields":
-                guard value.objectValue != nil else { throw invalid("filter.fields", "'filter.fields' must be an object of field values") }
-            case "min_lead_score":
-                guard value.doubleValue != nil else { throw invalid("filter.min_lead_score", "'filter.min_lead_score' must be a number") }
-            default:
-                throw invalid("filter.\(name.prefix(60))", "filters are stage, fields, min_lead_score and changed_fields")
-            }
-        }
-        let secret = try optionalText("secret", max: 200) ?? generatedSecret()
-        guard secret.count >= 16 else { throw invalid("secret", "'secret' must have at least 16 characters") }
-        return WebhookStore.NewSubscription(name: try optionalText("name", max: 200), site: try optionalText("site", max: 63), url: url,
-                                            secret: secret, eventKinds: kinds, filter: filter)
+        return WebhookStore.NewSubscription(name: try members.nullableText("name", max: 200) ?? nil, site: try members.nullableText("site", max: 63) ?? nil,
+                                            url: url, secret: try members.secret() ?? WebhookSubscriptionBody.generatedSecret(),
+                                            eventKinds: try members.eventKinds() ?? [], filter: try members.filter() ?? [:], active: try members.active() ?? true)
     }
 
-    private static func generatedSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "whsec_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    /// Validates a PATCH body: only the members given change; at least one must be given.
+    static func changes(_ body: [String: JSONValue]) throws -> WebhookStore.Changes {
+        let members = try WebhookSubscriptionBody(body)
+        let changes = WebhookStore.Changes(name: try members.nullableText("name", max: 200), site: try members.nullableText("site", max: 63),
+                                           url: try members.url(), secret: try members.secret(), eventKinds: try members.eventKinds(),
+                                           filter: try members.filter(), active: try members.active())
+        guard !changes.changedMembers.isEmpty else {
+            throw APIError(.unprocessableContent, code: "nothing_to_change",
+                           detail: "give at least one of \(WebhookSubscriptionBody.members.sorted().joined(separator: ", "))")
+        }
+        return changes
     }
 }

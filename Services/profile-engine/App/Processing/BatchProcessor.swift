@@ -85,7 +85,7 @@ struct BatchProcessor: Sendable {
 
     /// Lead and engagement scores with their breakdown, and stage changes, from the state the
     /// batch has just written: they commit with the events that changed them.
-    private func applyScores(_ profiles: inout [UUID: ProfileState], on tx: PostgresConnection) async throws {
+    func applyScores(_ profiles: inout [UUID: ProfileState], on tx: PostgresConnection) async throws {
         let signals = try await ScoringSignalsQuery.load(Array(profiles.keys), pricingPath: scoring.pricingPath, on: tx, logger: logger)
         let scorer = LeadScorer(config: scoring, now: Date())
         for (id, profile) in profiles {
@@ -111,7 +111,7 @@ struct BatchProcessor: Sendable {
 
     // MARK: - Profiles
 
-    private func loadProfiles(_ ids: Set<UUID>, created: Set<UUID>, on tx: PostgresConnection) async throws -> [UUID: ProfileState] {
+    func loadProfiles(_ ids: Set<UUID>, created: Set<UUID>, on tx: PostgresConnection) async throws -> [UUID: ProfileState] {
         let rows = try await tx.query(
             """
             SELECT id, site_id, fields::text, field_meta::text, first_seen_at, last_seen_at, stage, lead_score, engagement_score, score_breakdown::text
@@ -121,7 +121,7 @@ struct BatchProcessor: Sendable {
         for try await (id, site, fields, meta, first, last, stage, lead, engagement, breakdown) in rows.decode(
             (UUID, Int64, String, String, Date?, Date?, String, Int, Int, String).self
         ) {
-            let scores = (try? JSONDecoder().decode(JSONValue.self, from: Data(breakdown.utf8)))?.arrayValue ?? []
+            let scores = (try? JSONValue.parse(breakdown))?.arrayValue ?? []
             profiles[id] = ProfileState(id: id, siteID: site, fields: StoredEvent.decodeObject(fields), meta: StoredEvent.decodeObject(meta),
                                         firstSeen: first, lastSeen: last, stage: stage, originalStage: stage, isNew: created.contains(id),
                                         leadScore: lead, engagementScore: engagement, breakdown: scores)
@@ -130,7 +130,7 @@ struct BatchProcessor: Sendable {
     }
 
     /// Named query `update_profiles`.
-    private func writeProfiles(_ profiles: [ProfileState], on tx: PostgresConnection) async throws {
+    func writeProfiles(_ profiles: [ProfileState], on tx: PostgresConnection) async throws {
         guard !profiles.isEmpty else { return }
         try await tx.query(
             """
@@ -161,7 +161,7 @@ struct BatchProcessor: Sendable {
 
     /// Named query `record_profile_changes`: the change log that webhooks and live readers follow,
     /// and one `profile_updated` notification per changed profile (delivered at commit).
-    private func recordChanges(_ profiles: [ProfileState], merges: [(loser: UUID, winner: UUID)], alsoChanged: Set<UUID>,
+    func recordChanges(_ profiles: [ProfileState], merges: [(loser: UUID, winner: UUID)], alsoChanged: Set<UUID>,
                                on tx: PostgresConnection) async throws -> Set<UUID> {
         var changes: [JSONValue] = []
         var transitions: [JSONValue] = []

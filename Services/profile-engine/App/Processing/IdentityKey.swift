@@ -12,7 +12,7 @@ struct IdentityKey: Hashable, Sendable {
 
     /// The erasure tombstone of this identity: SHA-256 of `kind:value`, so no PII is kept for it.
     var tombstoneHash: String {
-        SHA256.hash(data: Data("\(kind.rawValue):\(value)".utf8)).map { String(format: "%02x", $0) }.joined()
+        ErasureTombstone.hash(kind: kind.rawValue, value: value)
     }
 
     var row: JSONValue {

@@ -43,12 +43,14 @@ struct QueueRepository: Sendable {
         return locked
     }
 
-    /// Named query `claim_batch`: the oldest ready rows of the locked shards with their events.
+    /// Named query `claim_batch`: the oldest ready rows of the locked shards with their events. The
+    /// claimed rows carry their own columns: joining them back to `event_queue` made the planner
+    /// hash the whole queue, once per batch, which grew with the backlog.
     func claim(shards: [Int16], limit: Int, onlyQueueID: Int64? = nil, on connection: PostgresConnection) async throws -> [QueuedEvent] {
         let rows = try await connection.query(
             """
             WITH claimed AS MATERIALIZED (
-                SELECT id FROM event_queue
+                SELECT id, attempts, shard, event_id, event_received_at, site_id FROM event_queue
                 WHERE shard = ANY(\(shards)::smallint[]) AND available_at <= now() AND (\(onlyQueueID)::bigint IS NULL OR id = \(onlyQueueID))
                 ORDER BY id LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED
@@ -56,8 +58,7 @@ struct QueueRepository: Sendable {
             SELECT q.id, q.attempts, q.shard, q.event_id, q.event_received_at, q.site_id,
                    e.type, e.message_id, e.anonymous_id, e.user_id, e.name, e.event, e.previous_id,
                    e.properties::text, e.traits::text, e.context::text, e.occurred_at, e.is_bot
-            FROM claimed c
-            JOIN event_queue q ON q.id = c.id
+            FROM claimed q
             LEFT JOIN events e ON e.id = q.event_id AND e.received_at = q.event_received_at
             ORDER BY q.id
             """, logger: logger)

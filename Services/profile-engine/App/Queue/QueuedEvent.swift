@@ -33,7 +33,7 @@ struct StoredEvent: Sendable {
     var deviceKey: String? { anonymousID ?? userID }
 
     static func decodeObject(_ text: String?) -> [String: JSONValue] {
-        guard let text, let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return [:] }
+        guard let text, let value = try? JSONValue.parse(text) else { return [:] }
         return value.objectValue ?? [:]
     }
 }

@@ -20,7 +20,7 @@ struct SegmentEvaluator: Sendable {
         let rows = try await connection.query("SELECT id, site_id, slug, definition::text FROM segments WHERE active ORDER BY id", logger: logger)
         var segments: [Segment] = []
         for try await (id, site, slug, definition) in rows.decode((Int64, Int64?, String, String).self) {
-            guard let json = try? JSONDecoder().decode(JSONValue.self, from: Data(definition.utf8)), let rule = try? SegmentRule(json: json) else {
+            guard let json = try? JSONValue.parse(definition), let rule = try? SegmentRule(json: json) else {
                 logger.warning("segment definition does not parse; skipped", metadata: ["segment": "\(slug)"])
                 continue
             }
@@ -29,57 +29,68 @@ struct SegmentEvaluator: Sendable {
         return segments
     }
 
-    /// Evaluates `profiles` (ids of unmerged profiles) against every active segment. Returns the
-    /// profiles whose memberships changed.
+    /// Evaluates `profiles` (ids of unmerged profiles) against every active segment, in one
+    /// statement (named query `evaluate_segments`): one round trip and one read of the profiles per
+    /// batch, not one per segment. Segment rules are predicates over `p`, the profile's columns.
+    /// Returns the profiles whose memberships changed.
     @discardableResult
     func evaluate(_ profiles: [UUID], segments: [Segment], on tx: PostgresConnection) async throws -> Set<UUID> {
         guard !profiles.isEmpty, !segments.isEmpty else { return [] }
-        var changed = Set<UUID>()
+        var binds = PostgresBindings()
+        binds.append(profiles, context: .default)
+        let ids = "$1::uuid[]"
+        var candidates: [String] = []
         for segment in segments {
-            var binds = PostgresBindings()
             let predicate = try segment.rule.sql(&binds)
-            binds.append(profiles, context: .default)
-            let idsParam = "$\(binds.count)"
             binds.append(segment.id, context: .default)
-            let segmentParam = "$\(binds.count)"
+            let segmentParam = "$\(binds.count)::bigint"
             binds.append(segment.slug, context: .default)
-            let slugParam = "$\(binds.count)"
-            let siteFilter: String
+            let slugParam = "$\(binds.count)::text"
+            var siteFilter = ""
             if let site = segment.siteID {
                 binds.append(site, context: .default)
                 siteFilter = "AND p.site_id = $\(binds.count)"
-            } else {
-                siteFilter = ""
             }
-            let sql = """
-                WITH candidates AS (
-                    SELECT p.id, p.site_id, coalesce((\(predicate)), false) AS member
-                    FROM visitor_profiles p WHERE p.id = ANY(\(idsParam)::uuid[]) AND p.merged_into IS NULL \(siteFilter)
-                ), current AS (
-                    SELECT m.profile_id FROM segment_memberships m
-                    WHERE m.segment_id = \(segmentParam) AND m.left_at IS NULL AND m.profile_id = ANY(\(idsParam)::uuid[])
-                ), entered AS (
-                    INSERT INTO segment_memberships (segment_id, site_id, profile_id)
-                    SELECT \(segmentParam), c.site_id, c.id FROM candidates c
-                    WHERE c.member AND c.id NOT IN (SELECT profile_id FROM current)
-                    RETURNING profile_id, site_id
-                ), exited AS (
-                    UPDATE segment_memberships m SET left_at = now()
-                    WHERE m.segment_id = \(segmentParam) AND m.left_at IS NULL
-                      AND m.profile_id IN (SELECT id FROM candidates WHERE NOT member)
-                    RETURNING m.profile_id, m.site_id
-                ), logged AS (
-                    INSERT INTO profile_changes (site_id, profile_id, kind, changes)
-                    SELECT site_id, profile_id, 'segment_entered', jsonb_build_object('segment', \(slugParam)::text) FROM entered
-                    UNION ALL
-                    SELECT site_id, profile_id, 'segment_left', jsonb_build_object('segment', \(slugParam)::text) FROM exited
-                    RETURNING profile_id
-                )
-                SELECT DISTINCT profile_id FROM logged
-                """
-            let rows = try await tx.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
-            for try await id in rows.decode(UUID.self) { changed.insert(id) }
+            candidates.append("""
+                SELECT \(segmentParam) AS segment_id, \(slugParam) AS slug, p.id, p.site_id, coalesce((\(predicate)), false) AS member
+                FROM batch p WHERE true \(siteFilter)
+                """)
         }
+        binds.append(segments.map(\.id), context: .default)
+        let segmentIDs = "$\(binds.count)::bigint[]"
+        let sql = """
+            WITH batch AS MATERIALIZED (
+                SELECT id, site_id, fields, stage, lead_score, engagement_score, last_seen_at
+                FROM visitor_profiles WHERE id = ANY(\(ids)) AND merged_into IS NULL
+            ), candidates AS MATERIALIZED (
+            \(candidates.joined(separator: "\nUNION ALL\n"))
+            ), current AS (
+                SELECT m.segment_id, m.profile_id FROM segment_memberships m
+                WHERE m.segment_id = ANY(\(segmentIDs)) AND m.left_at IS NULL AND m.profile_id = ANY(\(ids))
+            ), entered AS (
+                INSERT INTO segment_memberships (segment_id, site_id, profile_id)
+                SELECT c.segment_id, c.site_id, c.id FROM candidates c
+                WHERE c.member AND NOT EXISTS (SELECT 1 FROM current x WHERE x.segment_id = c.segment_id AND x.profile_id = c.id)
+                RETURNING segment_id, profile_id, site_id
+            ), exited AS (
+                UPDATE segment_memberships m SET left_at = now()
+                FROM candidates c
+                WHERE m.segment_id = c.segment_id AND m.profile_id = c.id AND NOT c.member AND m.left_at IS NULL
+                RETURNING m.segment_id, m.profile_id, m.site_id
+            ), logged AS (
+                INSERT INTO profile_changes (site_id, profile_id, kind, changes)
+                SELECT e.site_id, e.profile_id, 'segment_entered', jsonb_build_object('segment', c.slug)
+                FROM entered e JOIN candidates c ON c.segment_id = e.segment_id AND c.id = e.profile_id
+                UNION ALL
+                SELECT x.site_id, x.profile_id, 'segment_left', jsonb_build_object('segment', c.slug)
+                FROM exited x JOIN candidates c ON c.segment_id = x.segment_id AND c.id = x.profile_id
+                RETURNING profile_id
+            )
+            SELECT DISTINCT profile_id FROM logged
+            """
+        var changed = Set<UUID>()
+        let rows = try await tx.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        for try await id in rows.decode(UUID.self) { changed.insert(id) }
         return changed
     }
 

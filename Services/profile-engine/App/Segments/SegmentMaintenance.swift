@@ -3,16 +3,19 @@ import PostgresNIO
 import ServiceLifecycle
 import Shared
 
-/// Syncs the built-in segments at start, then re-evaluates every profile hourly so that
-/// time-window conditions (inactive for N days, within N days) stay true to the clock.
+/// Syncs the built-in segments at start, then hourly rescores every profile (scores decay with
+/// time) and re-evaluates its segments, so that decayed scores and time-window conditions
+/// (inactive for N days, within N days) stay true to the clock.
 final class SegmentMaintenance: Service, Sendable {
     private let client: PostgresClient
     private let builtins: BuiltinSegments
+    private let processor: BatchProcessor
     private let logger: Logger
 
-    init(client: PostgresClient, builtins: BuiltinSegments, logger: Logger) {
+    init(client: PostgresClient, builtins: BuiltinSegments, processor: BatchProcessor, logger: Logger) {
         self.client = client
         self.builtins = builtins
+        self.processor = processor
         self.logger = logger
     }
 
@@ -25,7 +28,9 @@ final class SegmentMaintenance: Service, Sendable {
                     synced = true
                 }
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
-                _ = try await SegmentEvaluator(logger: logger).reevaluateAll(client)
+                let scores = try await processor.rescoreAll(client)
+                let evaluated = try await SegmentEvaluator(logger: logger).reevaluateAll(client)
+                logger.info("hourly re-evaluation", metadata: ["profiles": "\(evaluated)", "scores_changed": "\(scores.changed)"])
             } catch is CancellationError {
                 return
             } catch {

@@ -1,6 +1,7 @@
 import Foundation
 
-/// An IPv4 or IPv6 address block, for trusted proxies and for truncating stored addresses.
+/// An IPv4 or IPv6 address block: the collector's trusted proxies and stored-address truncation,
+/// and the API's refusal of private destinations (`OutboundPolicy`).
 public struct IPNetwork: Sendable, Equatable {
     public let bytes: [UInt8]
     public let prefixLength: Int

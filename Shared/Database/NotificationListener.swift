@@ -1,23 +1,26 @@
 import Logging
+import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
-import Shared
 
-/// Holds a dedicated connection that LISTENs for the collectors' wake-ups (LISTEN does not work
-/// through a pooled or PgBouncer transaction connection). After a lost connection it reconnects,
-/// LISTENs again, and wakes the workers once, since notifications sent meanwhile are gone.
-final class QueueListener: Service, Sendable {
+/// Holds a dedicated connection that LISTENs on one channel and rings a `WakeSignal` for each
+/// notification (LISTEN does not work through a pooled or PgBouncer transaction connection).
+/// After a lost connection it reconnects, LISTENs again, and rings once, since notifications
+/// sent meanwhile are gone. The engine listens for queued events, the API for webhook deliveries.
+public final class NotificationListener: Service, Sendable {
     private let database: DatabaseURL
+    private let channel: String
     private let signal: WakeSignal
     private let logger: Logger
 
-    init(database: DatabaseURL, signal: WakeSignal, logger: Logger) {
+    public init(database: DatabaseURL, channel: String, signal: WakeSignal, logger: Logger) {
         self.database = database
+        self.channel = channel
         self.signal = signal
         self.logger = logger
     }
 
-    func run() async throws {
+    public func run() async throws {
         var attempt = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let started = ContinuousClock.now
@@ -31,7 +34,7 @@ final class QueueListener: Service, Sendable {
                 if Task.isShuttingDownGracefully { return }
                 // Back off only while connecting keeps failing quickly.
                 attempt = ContinuousClock.now - started > .seconds(10) ? 1 : attempt + 1
-                logger.warning("queue listener lost its connection; reconnecting", metadata: ["error": "\(describeDatabaseError(error))"])
+                logger.warning("notification listener lost its connection; reconnecting", metadata: ["channel": "\(channel)", "error": "\(describeDatabaseError(error))"])
             }
             signal.ring()
             try? await Task.sleep(for: .milliseconds(min(5000, 100 * (1 << min(attempt, 6)))))
@@ -41,10 +44,10 @@ final class QueueListener: Service, Sendable {
     private func listenOnce() async throws {
         let configuration = PostgresConnection.Configuration(
             host: database.host, port: database.port, username: database.username, password: database.password,
-            database: database.database, tls: .disable)
+            database: database.database, tls: database.requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
         do {
-            try await connection.listen(on: QueueChannel.eventsQueued) { notifications in
+            try await connection.listen(on: channel) { notifications in
                 signal.ring()
                 for try await _ in notifications {
                     signal.ring()

@@ -1,8 +1,8 @@
 import Synchronization
 
-/// Wakes idle workers when the listener hears a notification; a worker waits for it or for its
-/// poll interval, whichever comes first, so a lost notification only delays work.
-final class WakeSignal: Sendable {
+/// Wakes idle workers when a `NotificationListener` hears a notification; a worker waits for it
+/// or for its poll interval, whichever comes first, so a lost notification only delays work.
+public final class WakeSignal: Sendable {
     private struct State {
         var nextID = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
@@ -11,7 +11,9 @@ final class WakeSignal: Sendable {
 
     private let state = Mutex(State())
 
-    func ring() {
+    public init() {}
+
+    public func ring() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             let waiters = Array(state.waiters.values)
             state.waiters.removeAll()
@@ -22,7 +24,7 @@ final class WakeSignal: Sendable {
     }
 
     /// Returns when rung (or if a ring arrived while nobody waited), or after `timeout`.
-    func wait(upTo timeout: Duration) async {
+    public func wait(upTo timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitForRing() }
             group.addTask { try? await Task.sleep(for: timeout) }

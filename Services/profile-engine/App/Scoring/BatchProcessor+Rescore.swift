@@ -1,0 +1,44 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Shared
+
+/// Scores decay with time (intent and engagement points have a half-life), so a visitor who does
+/// nothing still cools down: the engine recomputes every profile's scores periodically, not only
+/// when an event arrives.
+extension BatchProcessor {
+    /// Recomputes the scores (and stage) of `ids` from their stored state, writes the profiles whose
+    /// lead score, engagement score or stage changed, with their change-log rows. Returns how many changed.
+    func rescore(_ ids: [UUID], on tx: PostgresConnection) async throws -> Int {
+        var profiles = try await loadProfiles(Set(ids), created: [], on: tx)
+        let before = profiles.mapValues { [$0.stage, "\($0.leadScore)", "\($0.engagementScore)"] }
+        try await applyScores(&profiles, on: tx)
+        let changed = profiles.values.filter { before[$0.id] != [$0.stage, "\($0.leadScore)", "\($0.engagementScore)"] }
+        guard !changed.isEmpty else { return 0 }
+        try await writeProfiles(changed, on: tx)
+        _ = try await recordChanges(changed, merges: [], alsoChanged: [], on: tx)
+        return changed.count
+    }
+
+    /// Rescores every unmerged profile, a page at a time, each page in its own transaction (named
+    /// query `profiles_page`). Returns (profiles seen, profiles whose scores changed).
+    func rescoreAll(_ client: PostgresClient, pageSize: Int = 1000) async throws -> (seen: Int, changed: Int) {
+        var after = UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
+        var seen = 0
+        var changed = 0
+        while true {
+            let page: (ids: [UUID], changed: Int) = try await client.withTransaction(logger: logger) { tx in
+                let rows = try await tx.query(
+                    "SELECT id FROM visitor_profiles WHERE merged_into IS NULL AND id > \(after) ORDER BY id LIMIT \(pageSize)", logger: logger)
+                var ids: [UUID] = []
+                for try await id in rows.decode(UUID.self) { ids.append(id) }
+                let changed = ids.isEmpty ? 0 : try await rescore(ids, on: tx)
+                return (ids, changed)
+            }
+            guard let last = page.ids.last else { return (seen, changed) }
+            seen += page.ids.count
+            changed += page.changed
+            after = last
+        }
+    }
+}
