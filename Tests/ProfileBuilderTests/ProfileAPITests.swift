@@ -221,7 +221,8 @@ struct ProfileAPITests {
                 #expect(answer.status == .ok)
                 let paths = try #require(answer.json["paths"] as? [String: Any])
                 for path in ["/v1/profiles", "/v1/profiles/{id}", "/v1/profiles/lookup", "/v1/profiles/{id}/timeline", "/v1/gdpr/access",
-                             "/v1/gdpr/erasure", "/v1/gdpr/anonymization", "/v1/api-keys", "/v1/api-keys/{prefix}", "/health", "/ready", "/metrics"] {
+                             "/v1/gdpr/erasure", "/v1/gdpr/anonymization", "/v1/api-keys", "/v1/api-keys/{prefix}", "/health", "/ready", "/metrics",
+                             "/v1/reports/{name}"] {
                     #expect(paths[path] != nil, "\(path) is not documented")
                 }
                 #expect(answer.json["openapi"] as? String == "3.1.0")

@@ -9,11 +9,26 @@ public struct APIConfig: Sendable {
     public var keyCacheSeconds: Double
     /// Share of visitors (0-100) kept out of personalization to measure its effect.
     public var holdoutPercent: Int
+    /// Signs dashboard session cookies; when unset a random per-process secret is used (sessions
+    /// then end when the process restarts and do not carry across instances).
+    public var dashboardSecret: String?
+    public var dashboardSessionMinutes: Int
+    /// Marks the session cookie `Secure` (set it when the dashboard is served over HTTPS).
+    public var dashboardCookieSecure: Bool
+    /// The dashboard's stylesheet and script.
+    public var dashboardAssetsDirectory: String
 
     public init(environment env: EnvironmentReader) throws {
         port = try env.port("API_PORT", default: 8081)
         openAPIFile = env.string("OPENAPI_FILE", default: "docs/openapi.json")
         keyCacheSeconds = try env.double("API_KEY_CACHE_SECONDS", default: 5, range: 0...3600)
         holdoutPercent = try env.int("PERSONALIZATION_HOLDOUT_PERCENT", default: 10, range: 0...100)
+        dashboardSecret = env.raw("DASHBOARD_SESSION_SECRET")
+        if let secret = dashboardSecret, secret.utf8.count < 32 {
+            throw ConfigError(variable: "DASHBOARD_SESSION_SECRET", message: "use at least 32 characters")
+        }
+        dashboardSessionMinutes = try env.int("DASHBOARD_SESSION_MINUTES", default: 480, range: 5...10_080)
+        dashboardCookieSecure = try env.bool("DASHBOARD_COOKIE_SECURE", default: false)
+        dashboardAssetsDirectory = env.string("DASHBOARD_ASSETS_DIR", default: "web/dashboard")
     }
 }

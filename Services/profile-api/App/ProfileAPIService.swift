@@ -7,7 +7,7 @@ import Shared
 public enum ProfileAPIService: ServiceEntry {
     public static let name = "profile-api"
     public static let abstract = "Serves visitor profiles to internal services over an authenticated HTTP API."
-    public static var extraCommands: [any ParsableCommand.Type] { [KeysCommand.self, CatalogCommand.self] }
+    public static var extraCommands: [any ParsableCommand.Type] { [KeysCommand.self, CatalogCommand.self, ReportCommand.self] }
 
     public static func buildApplication(_ environment: ServiceEnvironment) throws -> some ApplicationProtocol {
         let config = try APIConfig(environment: environment.reader)
@@ -28,6 +28,12 @@ public enum ProfileAPIService: ServiceEntry {
         PersonalizationController(auth: auth, profiles: profiles, context: PersonalizationContext(registry: environment.fields, holdoutPercent: config.holdoutPercent),
                                   client: client).addRoutes(to: router)
         JourneysController(auth: auth, queries: JourneyQueries(client: client, logger: environment.logger)).addRoutes(to: router)
+        let reports = Reports(client: client, logger: environment.logger)
+        ReportsController(auth: auth, reports: reports).addRoutes(to: router)
+        DashboardController(auth: auth, reports: reports,
+                            session: DashboardSession(secret: config.dashboardSecret, minutes: config.dashboardSessionMinutes,
+                                                      secure: config.dashboardCookieSecure),
+                            assetsDirectory: config.dashboardAssetsDirectory).addRoutes(to: router)
 
         // Webhook and export destinations are chosen by API users: only public addresses (SSRF).
         let outboundPolicy = try OutboundPolicy(environment: environment.reader)

@@ -1,3 +1,4 @@
+import Foundation
 import Shared
 
 /// The engine's settings, read once from the environment at start (documented in README.md).
@@ -23,6 +24,11 @@ public struct EngineConfig: Sendable {
     public var scoringFile: String
     /// The built-in behavioural segments.
     public var segmentsFile: String
+    /// IANA time zones whose local days the analytics rollups are kept in (others are computed live).
+    public var analyticsTimeZones: [String]
+    /// How often the rollups of recent days are recomputed, and how many days back that reaches.
+    public var analyticsRefreshSeconds: Int
+    public var analyticsRefreshDays: Int
 
     public init(environment env: EnvironmentReader) throws {
         port = try env.port("ENGINE_PORT", default: 8082)
@@ -36,6 +42,13 @@ public struct EngineConfig: Sendable {
         sessionTimeoutMinutes = try env.int("SESSION_TIMEOUT_MINUTES", default: 30, range: 1...1440)
         scoringFile = env.string("LEAD_SCORING_FILE", default: "config/lead_scoring.yaml")
         segmentsFile = env.string("SEGMENTS_FILE", default: "config/segments.yaml")
+        let zones = env.list("ANALYTICS_TIME_ZONES")
+        analyticsTimeZones = zones.isEmpty ? ["UTC"] : zones
+        for zone in analyticsTimeZones where TimeZone(identifier: zone) == nil {
+            throw ConfigError(variable: "ANALYTICS_TIME_ZONES", message: "'\(zone)' is not an IANA time zone name")
+        }
+        analyticsRefreshSeconds = try env.int("ANALYTICS_REFRESH_SECONDS", default: 60, range: 5...86_400)
+        analyticsRefreshDays = try env.int("ANALYTICS_REFRESH_DAYS", default: 2, range: 1...400)
     }
 
     /// attempt⁴-style growth like River, capped at an hour, with ±20 % jitter so retries spread out.

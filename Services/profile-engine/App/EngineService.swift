@@ -8,7 +8,7 @@ import Shared
 public enum EngineService: ServiceEntry {
     public static let name = "profile-engine"
     public static let abstract = "Builds visitor profiles from the event queue (HTTP only for health and metrics)."
-    public static var extraCommands: [any ParsableCommand.Type] { [ReplayCommand.self, SegmentsCommand.self, ScoresCommand.self] }
+    public static var extraCommands: [any ParsableCommand.Type] { [ReplayCommand.self, SegmentsCommand.self, ScoresCommand.self, AnalyticsCommand.self] }
 
     public static func buildApplication(_ environment: ServiceEnvironment) throws -> some ApplicationProtocol {
         let config = try EngineConfig(environment: environment.reader)
@@ -33,8 +33,11 @@ public enum EngineService: ServiceEntry {
         let maintenance = PartitionMaintenance(client: client, logger: environment.logger)
         let segments = SegmentMaintenance(client: client, builtins: try BuiltinSegments.load(path: config.segmentsFile), processor: processor,
                                           logger: environment.logger)
+        let analytics = AnalyticsMaintenance(rollups: AnalyticsRollups(client: client, logger: environment.logger),
+                                             timeZones: config.analyticsTimeZones, intervalSeconds: config.analyticsRefreshSeconds,
+                                             days: config.analyticsRefreshDays, logger: environment.logger)
         return environment.makeApplication(router: router, port: config.port, client: client,
-                                           services: [listener, maintenance, segments] + workers)
+                                           services: [listener, maintenance, segments, analytics] + workers)
     }
 
     public static func serve(_ environment: ServiceEnvironment) async throws {
@@ -96,6 +99,28 @@ struct ScoresCommand: AsyncParsableCommand {
                 scoring: try LeadScoringConfig.load(path: config.scoringFile, registry: environment.fields), logger: environment.logger)
             let result = try await withDatabase(environment) { client in try await processor.rescoreAll(client) }
             print("profile-engine scores recompute: \(result.seen) profiles, \(result.changed) changed")
+        }
+    }
+}
+
+/// `profile-engine analytics rebuild`: recomputes every analytics rollup from the raw tables.
+struct AnalyticsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "analytics", abstract: "Analytics rollup administration.",
+                                                    subcommands: [Rebuild.self])
+
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register ANALYTICS_TIME_ZONES and recompute every rollup day.")
+
+        func run() async throws {
+            let environment = try bootstrappedEnvironment(service: EngineService.name)
+            let config = try EngineConfig(environment: environment.reader)
+            let started = Date()
+            let rows = try await withDatabase(environment) { client in
+                let rollups = AnalyticsRollups(client: client, logger: environment.logger)
+                try await rollups.register(timeZones: config.analyticsTimeZones)
+                return try await rollups.rebuild()
+            }
+            print("profile-engine analytics rebuild: wrote \(rows) rollup rows in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         }
     }
 }

@@ -19,6 +19,7 @@ struct APIHarness {
     func run(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let environment = try db.serviceEnvironment(ProfileAPIService.name, [
             "OPENAPI_FILE": RepositoryPaths.root.appendingPathComponent("docs/openapi.json").path, "API_KEY_CACHE_SECONDS": "0",
+            "DASHBOARD_ASSETS_DIR": RepositoryPaths.root.appendingPathComponent("web/dashboard").path,
             // Receivers in tests listen on loopback, which the SSRF rules refuse by default.
             "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
         ])

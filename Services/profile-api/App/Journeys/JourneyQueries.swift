@@ -17,7 +17,7 @@ struct JourneyQueries: Sendable {
         let segment: String?
     }
 
-    /// Sessions in scope, as a CTE named `scoped(id)`; its binds are $1...$4.
+    /// Sessions in scope (bots left out, as in every report), as a CTE named `scoped(id)`; its binds are $1...$4.
     private func scoped(_ scope: Scope, _ binds: inout PostgresBindings) throws -> String {
         binds.append(scope.site, context: .default)
         binds.append(scope.from, context: .default)
@@ -26,7 +26,7 @@ struct JourneyQueries: Sendable {
         return """
             scoped AS (
                 SELECT s.id FROM sessions s JOIN sites si ON si.id = s.site_id
-                WHERE si.slug = $1 AND s.started_at >= $2 AND s.started_at < $3
+                WHERE si.slug = $1 AND s.started_at >= $2 AND s.started_at < $3 AND NOT s.is_bot
                   AND ($4::text IS NULL OR EXISTS (
                       SELECT 1 FROM segment_memberships m JOIN segments sg ON sg.id = m.segment_id
                       WHERE m.profile_id = s.profile_id AND m.left_at IS NULL AND sg.slug = $4))

@@ -10,6 +10,7 @@ struct PersonalizationController: Sendable {
     let profiles: ProfileRepository
     let context: PersonalizationContext
     let client: PostgresClient
+    var exposures: ExposureLog { ExposureLog(client: client) }
 
     func addRoutes(to router: Router<ServiceRequestContext>) {
         router.get("/v1/profiles/:id/recommendations") { request, requestContext in
@@ -19,9 +20,12 @@ struct PersonalizationController: Sendable {
             guard var result = try await RecommendationQuery.run(profile: id, limit: limit, client: client, logger: requestContext.logger)?.objectValue else {
                 throw ProfilesController.notFound
             }
-            let holdout = context.isHoldout(UUID(uuidString: result["profile_id"]?.stringValue ?? "") ?? id)
+            let served = UUID(uuidString: result["profile_id"]?.stringValue ?? "") ?? id
+            let holdout = context.isHoldout(served)
             result["holdout"] = .bool(holdout)
             if holdout { result["items"] = .array([]) }
+            try await exposures.record(profile: served, holdout: holdout, itemsShown: result["items"]?.arrayValue?.count ?? 0,
+                                       logger: requestContext.logger)
             return JSONResponse.make(.object(result))
         }
         router.get("/v1/profiles/:id/context") { request, requestContext in
@@ -32,7 +36,10 @@ struct PersonalizationController: Sendable {
                   let document = try? JSONDecoder().decode(JSONValue.self, from: Data(found.document.utf8)) else { throw ProfilesController.notFound }
             let intents = try await recentIntents(found.id, logger: requestContext.logger)
             let recommendations = try await RecommendationQuery.run(profile: found.id, limit: 3, client: client, logger: requestContext.logger)
-            return JSONResponse.make(context.build(profile: document, intents: intents, recommendations: recommendations, maxCharacters: maxCharacters))
+            let built = context.build(profile: document, intents: intents, recommendations: recommendations, maxCharacters: maxCharacters)
+            try await exposures.record(profile: found.id, holdout: built["holdout"]?.boolValue ?? false,
+                                       itemsShown: built["recommended"]?.arrayValue?.count ?? 0, logger: requestContext.logger)
+            return JSONResponse.make(built)
         }
     }
 

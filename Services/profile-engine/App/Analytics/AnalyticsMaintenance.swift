@@ -1,0 +1,40 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Shared
+
+/// Keeps the analytics rollups of recent days current: late events and sessions still open
+/// change the last days, so those are recomputed on every tick. Older days only change through
+/// a rebuild (`profile-engine analytics rebuild`).
+final class AnalyticsMaintenance: Service, Sendable {
+    private let rollups: AnalyticsRollups
+    private let timeZones: [String]
+    private let intervalSeconds: Int
+    private let days: Int
+    private let logger: Logger
+
+    init(rollups: AnalyticsRollups, timeZones: [String], intervalSeconds: Int, days: Int, logger: Logger) {
+        self.rollups = rollups
+        self.timeZones = timeZones
+        self.intervalSeconds = intervalSeconds
+        self.days = days
+        self.logger = logger
+    }
+
+    func run() async throws {
+        var registered = false
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                if !registered {
+                    try await rollups.register(timeZones: timeZones)
+                    registered = true
+                }
+                let rows = try await rollups.refreshRecent(days: days)
+                logger.debug("analytics rollups refreshed", metadata: ["rows": "\(rows)"])
+            } catch {
+                logger.warning("analytics refresh failed", metadata: ["error": "\(describeDatabaseError(error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(self.intervalSeconds)) }
+        }
+    }
+}

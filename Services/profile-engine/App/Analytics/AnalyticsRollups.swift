@@ -1,0 +1,39 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Shared
+
+/// The engine's side of the analytics rollups (sql/0005): which zones they are kept in, and
+/// recomputing them for recent days or for everything.
+struct AnalyticsRollups: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    /// Named query `analytics_register_zones`: adds the configured zones (existing ones stay).
+    func register(timeZones: [String]) async throws {
+        try await client.query(
+            "INSERT INTO analytics_time_zones (time_zone) SELECT unnest(\(timeZones)::text[]) ON CONFLICT DO NOTHING", logger: logger)
+    }
+
+    /// Named query `analytics_refresh_recent`: the last `days` days (in every zone: the UTC dates
+    /// are widened by one on each side), returning the rollup rows written.
+    func refreshRecent(days: Int) async throws -> Int64 {
+        try await scalar("""
+            SELECT analytics_refresh((now() AT TIME ZONE 'UTC')::date - \(days)::int - 1, (now() AT TIME ZONE 'UTC')::date + 2)
+            """)
+    }
+
+    /// Named query `analytics_rebuild`: every day from the first session or matched page to tomorrow.
+    func rebuild() async throws -> Int64 {
+        try await scalar("""
+            SELECT analytics_refresh(
+                coalesce(least((SELECT min(started_at) FROM sessions), (SELECT min(detected_at) FROM product_interests)), now())::date - 1,
+                (now() AT TIME ZONE 'UTC')::date + 2)
+            """)
+    }
+
+    private func scalar(_ query: PostgresQuery) async throws -> Int64 {
+        for try await value in try await client.query(query, logger: logger).decode(Int64.self) { return value }
+        return 0
+    }
+}

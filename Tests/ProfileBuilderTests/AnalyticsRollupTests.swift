@@ -1,0 +1,70 @@
+import Foundation
+import Shared
+import Testing
+@testable import EngineApp
+
+/// The engine's side of the report rollups: configured zones are registered and the recent days
+/// recomputed, so a page view of a minute ago is in today's rollup row.
+@Suite("Analytics rollups")
+struct AnalyticsRollupTests {
+    @Test func the_engine_refresh_registers_zones_and_keeps_recent_days_current() async throws {
+        try await TestDatabase.with { db in
+            try await AnalyticsFixture.load(db)
+            // A visit a minute ago, after the fixture's March data.
+            try await db.client.query(
+                """
+                WITH s AS (INSERT INTO sessions (site_id, profile_id, started_at, last_activity_at, page_count)
+                           VALUES (1, '00000000-0000-4000-8000-000000000003', now() - interval '1 minute', now(), 1) RETURNING id)
+                INSERT INTO page_views (site_id, session_id, profile_id, url, path, viewed_at)
+                SELECT 1, id, '00000000-0000-4000-8000-000000000003', 'https://acme.example/now', '/now', now() - interval '1 minute' FROM s
+                """, logger: TestDatabase.logger)
+            let rollups = AnalyticsRollups(client: db.client, logger: TestDatabase.logger)
+            try await rollups.register(timeZones: ["UTC", "Asia/Tokyo"])
+            #expect(try await rollups.refreshRecent(days: 2) > 0)
+            for zone in ["UTC", "Asia/Tokyo"] {
+                let views = try await db.scalar("""
+                    SELECT page_views FROM analytics_traffic_rollup WHERE time_zone = \(zone) AND period = 'day'
+                    AND period_start = (now() AT TIME ZONE \(zone) - interval '1 minute')::date
+                    """, as: Int64.self)
+                #expect(views == 1, "\(zone)")
+            }
+            // The recent refresh leaves March alone; the rebuild computes it.
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_page_rollup WHERE day < '2026-04-01'", as: Int64.self) == 0)
+            _ = try await rollups.rebuild()
+            #expect(try await db.scalar("SELECT sum(views)::bigint FROM analytics_page_rollup WHERE time_zone = 'UTC' AND day < '2026-04-01'",
+                                        as: Int64.self) == 9)
+        }
+    }
+
+    /// 20,000 visitors over ten days: the merged daily sketches estimate them within 5 % (three
+    /// standard errors of 4096 registers), and one day's sketch agrees with that day's exact count.
+    @Test func visitor_sketches_estimate_distinct_visitors_of_a_range() async throws {
+        try await TestDatabase.with { db in
+            try await db.client.query(
+                """
+                WITH site AS (INSERT INTO sites (slug, name, write_key) VALUES ('big', 'Big', 'wk_big') RETURNING id),
+                profiles AS (INSERT INTO visitor_profiles (id, site_id) SELECT md5('v' || i)::uuid, (SELECT id FROM site)
+                             FROM generate_series(1, 20000) i RETURNING id, site_id)
+                INSERT INTO sessions (site_id, profile_id, started_at, last_activity_at)
+                SELECT p.site_id, p.id, '2026-03-01'::timestamptz + d * interval '1 day', '2026-03-01'::timestamptz + d * interval '1 day'
+                FROM profiles p, generate_series(0, 9) d WHERE mod(abs(hashtext(p.id::text || d)), 3) = 0
+                """, logger: TestDatabase.logger)
+            try await db.client.query("SELECT analytics_refresh('2026-03-01', '2026-03-11')", logger: TestDatabase.logger)
+            let exact = try #require(try await db.scalar("SELECT count(DISTINCT profile_id) FROM sessions", as: Int64.self))
+            let estimate = try #require(try await db.scalar("SELECT analytics_estimate_visitors(1, 'UTC', '2026-03-01', '2026-03-11')", as: Int64.self))
+            #expect(abs(Double(estimate - exact)) / Double(exact) < 0.05, "estimate \(estimate), exact \(exact)")
+            let day = try #require(try await db.scalar("SELECT analytics_estimate_visitors(1, 'UTC', '2026-03-04', '2026-03-05')", as: Int64.self))
+            let dayExact = try #require(try await db.scalar(
+                "SELECT visitors FROM analytics_traffic_rollup WHERE period = 'day' AND period_start = '2026-03-04'", as: Int64.self))
+            #expect(abs(Double(day - dayExact)) / Double(dayExact) < 0.05, "estimate \(day), exact \(dayExact)")
+        }
+    }
+
+    @Test func an_unknown_analytics_time_zone_stops_the_engine_with_its_name() throws {
+        let error = try #require(throws: ConfigError.self) {
+            try EngineConfig(environment: EnvironmentReader(["ANALYTICS_TIME_ZONES": "UTC, Mars/Olympus"]))
+        }
+        #expect(error.variable == "ANALYTICS_TIME_ZONES")
+        #expect(try EngineConfig(environment: EnvironmentReader([:])).analyticsTimeZones == ["UTC"])
+    }
+}

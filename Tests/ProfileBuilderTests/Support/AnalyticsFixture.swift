@@ -1,0 +1,22 @@
+import Foundation
+import PostgresNIO
+
+/// Loads Tests/fixtures/analytics.sql (also used by the dashboard browser test) and refreshes
+/// the rollups the way the engine does.
+enum AnalyticsFixture {
+    static func load(_ db: TestDatabase) async throws {
+        let text = try String(contentsOf: RepositoryPaths.root.appendingPathComponent("Tests/fixtures/analytics.sql"), encoding: .utf8)
+        let statements = text.split(separator: "\n").filter { !$0.hasPrefix("--") }.joined(separator: "\n")
+            .components(separatedBy: ";\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        for statement in statements {
+            try await db.client.query(PostgresQuery(unsafeSQL: statement), logger: TestDatabase.logger)
+        }
+    }
+
+    /// Keeps rollups in `zones` too and recomputes March 2026.
+    static func refresh(_ db: TestDatabase, zones: [String] = []) async throws {
+        try await db.client.query("INSERT INTO analytics_time_zones (time_zone) SELECT unnest(\(zones)::text[]) ON CONFLICT DO NOTHING",
+                                  logger: TestDatabase.logger)
+        try await db.client.query("SELECT analytics_refresh('2026-03-01', '2026-04-01')", logger: TestDatabase.logger)
+    }
+}
