@@ -216,7 +216,7 @@ struct ExportTests {
             try await TestDatabase.with { db in
                 try await Self.bulkProfiles(db, count: 30)
                 let key = try await APIHarness(db: db).key([.profilesExport])
-                try await Self.runAPI(db, ["EXPORT_POLL_SECONDS": "0.1", "EXPORT_DIRECTORY": FileManager.default.temporaryDirectory.path]) { client in
+                try await Self.runAPI(db, ["EXPORT_POLL_SECONDS": "0.1", "EXPORT_DIRECTORY": ExportTests.privateDirectory()]) { client in
                     let created = try await client.call(.post, "/v1/exports/jobs", token: key, json: [
                         "format": "csv", "mapping": "salesforce", "filter": ["site": "bulk"], "destination": "http://127.0.0.1:\(port)/upload",
                     ])
@@ -247,6 +247,14 @@ struct ExportTests {
         for bad in ["* * * *", "60 * * * *", "* * * * 8", "*/0 * * * *", "a b c d e", "5-1 * * * *"] {
             #expect(throws: CronSchedule.Invalid.self) { try CronSchedule(bad) }
         }
+    }
+
+    /// A folder of the test's own: export files are named by job and run id, which every test
+    /// database starts at 1, so tests sharing /tmp moved each other's files away.
+    static func privateDirectory() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pb-export-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
     }
 
     static func waitForJob(_ client: any TestClientProtocol, id: Int, key: String,

@@ -125,7 +125,7 @@ struct OutboundPolicyTests {
             let id = try #require(try await db.scalar("SELECT id::int FROM export_jobs", as: Int.self))
             // …and refused by the runner once it no longer is.
             try await ExportTests.runAPI(db, ["OUTBOUND_ALLOWED_HOSTS": "", "EXPORT_POLL_SECONDS": "0.1",
-                                              "EXPORT_DIRECTORY": FileManager.default.temporaryDirectory.path]) { client in
+                                              "EXPORT_DIRECTORY": ExportTests.privateDirectory()]) { client in
                 let job = try await ExportTests.waitForJob(client, id: id, key: key) { $0["status"] as? String == "failed" }
                 #expect((job["error"] as? String)?.contains("loopback") == true, "\(job)")
             }
