@@ -36,9 +36,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import psycopg
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from engine_bench import bash_pg, free_port, log, wait_ready  # noqa: E402  (shared bench helpers)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs/BENCHMARKS.md"
@@ -131,37 +133,6 @@ def generate_sql(profiles):
     ]
 
 
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-def bash_pg(snippet):
-    return subprocess.run(["bash", "-c", f"set -euo pipefail; source scripts/lib/pg.sh; {snippet}"], cwd=ROOT,
-                          check=True, text=True, stdout=subprocess.PIPE).stdout.strip()
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url, process, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: process exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/ready", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except Exception:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready")
-
-
 def short_plan(entry):
     """An auto_explain entry without the long select list: the WHERE/ORDER BY lines, then the plan."""
     lines = entry.strip().splitlines()
@@ -250,7 +221,7 @@ def main():
         api = subprocess.Popen([str(bin_dir / "profile-api"), "serve"], env=dict(env, API_PORT=str(api_port)),
                                stdout=open("/tmp/apibench-api.log", "w"), stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{api_port}"
-        wait_ready(base, api)
+        wait_ready(base, api, timeout=120)
         token = subprocess.run([str(bin_dir / "profile-api"), "keys", "create", "--name", "bench", "--scopes", "profiles:read",
                                 "--rate-limit", "1000000"], env=env, check=True, text=True, capture_output=True).stdout.strip().splitlines()[-1]
 
