@@ -16,6 +16,7 @@ public struct CommonConfig: Sendable {
     /// How long a service waits for Postgres at start before giving up.
     public var startupTimeoutSeconds: Int
     public var databasePoolSize: Int
+    public var databaseJIT: DatabaseURL.JIT
 
     public init(environment env: EnvironmentReader) throws {
         guard let url = env.raw(DatabaseURL.variable) else {
@@ -30,5 +31,6 @@ public struct CommonConfig: Sendable {
         migrateOnStart = try env.bool("MIGRATE_ON_START", default: false)
         startupTimeoutSeconds = try env.int("STARTUP_TIMEOUT_SECONDS", default: 30, range: 0...3600)
         databasePoolSize = try env.int("DATABASE_POOL_SIZE", default: 10, range: 1...500)
+        databaseJIT = try env.oneOf("DATABASE_JIT", default: DatabaseURL.JIT.off)
     }
 }

@@ -60,7 +60,17 @@ public struct DatabaseURL: Sendable, Equatable {
         "postgres://\(username)\(password == nil ? "" : ":***")@\(host):\(port)/\(database)"
     }
 
-    public func clientConfiguration(maximumConnections: Int) -> PostgresClient.Configuration {
+    /// Whether the services' sessions may use PostgreSQL's JIT compiler (`DATABASE_JIT`).
+    public enum JIT: String, Sendable, CaseIterable {
+        /// `jit = off` in every session (sent at connect): the services run short statements whose
+        /// cost the planner often overestimates past `jit_above_cost`, and compiling them took
+        /// longer than running them (83 of 160 ms in an engine batch statement, see docs/BENCHMARKS.md).
+        case off
+        /// The server's setting. For poolers that refuse unknown startup parameters.
+        case server
+    }
+
+    public func clientConfiguration(maximumConnections: Int, jit: JIT = .off) -> PostgresClient.Configuration {
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database,
             tls: requireTLS ? .require(.makeClientConfiguration()) : .disable
@@ -68,6 +78,7 @@ public struct DatabaseURL: Sendable, Equatable {
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(3)
         configuration.options.keepAliveBehavior = .init(frequency: .seconds(15))
+        if jit == .off { configuration.options.additionalStartupParameters = [("jit", "off")] }
         return configuration
     }
 }

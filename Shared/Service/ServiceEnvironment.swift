@@ -30,7 +30,7 @@ public struct ServiceEnvironment: Sendable {
 
     public func makeClient(maximumConnections: Int? = nil) -> PostgresClient {
         PostgresClient(
-            configuration: common.database.clientConfiguration(maximumConnections: maximumConnections ?? common.databasePoolSize),
+            configuration: common.database.clientConfiguration(maximumConnections: maximumConnections ?? common.databasePoolSize, jit: common.databaseJIT),
             backgroundLogger: logger)
     }
 

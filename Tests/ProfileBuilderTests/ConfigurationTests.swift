@@ -16,7 +16,7 @@ struct ConfigurationTests {
     @Test(arguments: [
         ("DATABASE_URL", "mysql://x@y/z"), ("DATABASE_URL", "postgres://host-only"), ("DATABASE_URL", "postgres://u@h:5432/"),
         ("LOG_LEVEL", "loud"), ("LOG_FORMAT", "xml"), ("MIGRATE_ON_START", "perhaps"),
-        ("STARTUP_TIMEOUT_SECONDS", "-1"), ("DATABASE_POOL_SIZE", "many"),
+        ("STARTUP_TIMEOUT_SECONDS", "-1"), ("DATABASE_POOL_SIZE", "many"), ("DATABASE_JIT", "fast"),
     ])
     func a_bad_environment_variable_names_itself(variable: String, value: String) throws {
         var values = base
@@ -24,6 +24,22 @@ struct ConfigurationTests {
         let error = try #require(throws: ConfigError.self) { try CommonConfig(environment: EnvironmentReader(values)) }
         #expect(error.variable == variable)
         #expect(error.description.contains(variable))
+    }
+
+    /// The services' sessions run without JIT unless DATABASE_JIT=server, and the setting reaches the server.
+    @Test(arguments: [(nil, "off"), ("off", "off"), ("server", "on")])
+    func database_jit_reaches_the_session(setting: String?, expected: String) async throws {
+        try await TestDatabase.with { db in
+            let environment = try db.serviceEnvironment("profile-engine", setting.map { ["DATABASE_JIT": $0] } ?? [:])
+            let client = environment.makeClient(maximumConnections: 1)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                var jit: String?
+                for try await value in try await client.query("SHOW jit", logger: TestDatabase.logger).decode(String.self) { jit = value }
+                #expect(jit == expected)
+                group.cancelAll()
+            }
+        }
     }
 
     @Test func a_missing_database_url_says_what_to_set() throws {
