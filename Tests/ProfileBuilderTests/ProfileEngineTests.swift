@@ -221,6 +221,67 @@ struct ProfileEngineTests {
         }
     }
 
+    /// Two workers never wait for each other: a visitor whose profile, or whose new email, another
+    /// transaction holds is left queued while every other visitor's events are applied, and is
+    /// applied, in order, once the other transaction ends.
+    @Test func a_visitor_held_by_another_transaction_is_deferred_not_waited_for() async throws {
+        try await TestDatabase.with { db in
+            let engine = try await Self.ingest(db, [[Events.page("held", "https://acme.com/a", minute: 0)]])
+            let held = try #require(try await engine.profile("anonymous_id", "held"))
+            let site = try #require(try await db.scalar("SELECT id FROM sites WHERE write_key = 'wk'", as: Int64.self))
+            let collector = CollectorHarness(db: db)
+            let batch = [
+                Events.page("held", "https://acme.com/b", minute: 1), Events.identify("held", traits: ["email": "held@acme.com"], minute: 2),
+                Events.page("newcomer", "https://acme.com/a", minute: 1), Events.identify("newcomer", traits: ["email": "claimed@acme.com"], minute: 2),
+                Events.page("newcomer", "https://acme.com/c", minute: 3),
+                Events.page("free", "https://acme.com/a", minute: 1), Events.identify("free", traits: ["email": "free@acme.com"], minute: 2),
+            ]
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: ["batch": batch]), as: UTF8.self)
+            try await collector.run { client in
+                let answer = try await client.post("/v1/batch", key: "wk", body: body)
+                #expect(answer.status == .ok)
+            }
+
+            let (locked, lockedSignal) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await db.client.withConnection { connection in
+                        try await connection.query("BEGIN", logger: TestDatabase.logger)
+                        try await connection.query("SELECT 1 FROM visitor_profiles WHERE id = \(held) FOR UPDATE", logger: TestDatabase.logger)
+                        try await connection.query(
+                            "SELECT pg_advisory_xact_lock(\(IdentityResolver.lockSpace), hashtext(\("\(site):email:claimed@acme.com")))",
+                            logger: TestDatabase.logger)
+                        lockedSignal.yield()
+                        for await _ in release { break }
+                        try await connection.query("COMMIT", logger: TestDatabase.logger)
+                    }
+                }
+                for await _ in locked { break }
+                group.addTask { try await engine.drain() }
+                // The free visitor is applied while the others are held (this poll waits for that, it does not time it).
+                var freeApplied = false
+                for _ in 0..<300 where !freeApplied {
+                    freeApplied = try await engine.profile("email", "free@acme.com") != nil
+                    if !freeApplied { try await Task.sleep(for: .milliseconds(100)) }
+                }
+                #expect(freeApplied)
+                #expect(try await engine.count("SELECT count(*)::int FROM event_queue q JOIN events e ON e.id = q.event_id WHERE e.anonymous_id = 'held'") == 2)
+                #expect(try await engine.count("SELECT count(*)::int FROM event_queue q JOIN events e ON e.id = q.event_id WHERE e.anonymous_id = 'newcomer'") == 3)
+                #expect(try await engine.profile("anonymous_id", "newcomer") == nil)
+                releaseSignal.yield()
+                try await group.waitForAll()
+            }
+            #expect(try await engine.count("SELECT count(*)::int FROM event_queue") == 0)
+            #expect(try await engine.profile("email", "held@acme.com") == held)
+            let newcomer = try #require(try await engine.profile("email", "claimed@acme.com"))
+            #expect(try await engine.profile("anonymous_id", "newcomer") == newcomer)
+            #expect(try await engine.count("SELECT page_views_count FROM engagement_metrics WHERE profile_id = \(held)") == 2)
+            #expect(try await engine.count("SELECT page_views_count FROM engagement_metrics WHERE profile_id = \(newcomer)") == 2)
+            #expect(try await db.scalar("SELECT exit_url FROM sessions WHERE profile_id = \(newcomer)", as: String.self) == "https://acme.com/c")
+        }
+    }
+
     @Test func duplicate_events_are_applied_once() async throws {
         try await TestDatabase.with { db in
             let event = Events.page("d", "https://acme.com/x", minute: 0, id: "same-message")

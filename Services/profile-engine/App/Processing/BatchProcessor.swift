@@ -16,6 +16,8 @@ struct BatchProcessor: Sendable {
     struct Outcome: Sendable {
         var applied = 0
         var skipped = 0
+        /// Events another worker's locks kept out of this batch: their queue rows stay for the next one.
+        var deferred: Set<Int64> = []
         var changedProfiles: Set<UUID> = []
     }
 
@@ -33,11 +35,14 @@ struct BatchProcessor: Sendable {
         // Bots and events stripped of every identifier (consent) stay in the raw log only.
         let candidates = items.compactMap(\.event).filter { !$0.isBot && $0.deviceKey != nil }
         let erased = try await erasedEvents(candidates, on: tx)
-        let events = candidates.filter { !erased.contains($0.id) }.sorted { ($0.occurredAt, $0.id) < ($1.occurredAt, $1.id) }
-        outcome.skipped = items.count - events.count
-        guard !events.isEmpty else { return outcome }
+        let unerased = candidates.filter { !erased.contains($0.id) }.sorted { ($0.occurredAt, $0.id) < ($1.occurredAt, $1.id) }
+        outcome.skipped = items.count - unerased.count
+        guard !unerased.isEmpty else { return outcome }
 
-        let resolution = try await IdentityResolver(registry: registry, logger: logger).resolve(events, on: tx)
+        let resolution = try await IdentityResolver(registry: registry, logger: logger).resolve(unerased, on: tx)
+        outcome.deferred = resolution.deferred
+        let events = unerased.filter { !resolution.deferred.contains($0.id) }
+        guard !events.isEmpty else { return outcome }
         var profiles = try await loadProfiles(Set(resolution.profileOfEvent.values), created: resolution.created, on: tx)
         var rejections: [FieldRejection] = []
         for event in events {

@@ -15,6 +15,15 @@ struct IdentityKey: Hashable, Sendable {
         ErasureTombstone.hash(kind: kind.rawValue, value: value)
     }
 
+    /// The text hashed for this identity's creation lock (see `IdentityResolver`).
+    var lockText: String { "\(siteID):\(kind.rawValue):\(value)" }
+
+    /// True if this is the key `event` is sharded by: only the worker holding that shard can create it.
+    func isShardKey(of event: StoredEvent) -> Bool {
+        guard siteID == event.siteID, let visitor = event.visitorKey, value == visitor else { return false }
+        return kind == (event.anonymousID != nil || event.type == "alias" && event.previousID == visitor ? .anonymousID : .userID)
+    }
+
     var row: JSONValue {
         ["site_id": .number(Double(siteID)), "kind": .string(kind.rawValue), "value": .string(value)]
     }

@@ -7,7 +7,15 @@ import Shared
 /// that turn out to be the same person (identify, alias, a shared email). The loser of a merge is
 /// kept as a pointer (`merged_into`) so its old ids still resolve. Two profiles that each have
 /// their own user id are never merged (a shared computer, not one person).
+///
+/// Workers never wait for each other here: an identity that events of other shards can name too
+/// (a user id, an email, an alias's previous id) is created only under a try-lock on it, and the
+/// profiles to update are locked with SKIP LOCKED. A visitor whose identity or profile another
+/// worker holds right now is deferred to the next batch (all its events of this batch, so its
+/// order is kept) instead of blocking on that worker's commit and then failing on its insert.
 struct IdentityResolver: Sendable {
+    /// Key space of the identity-creation try-locks (`pg_try_advisory_xact_lock(lockSpace, hash)`).
+    static let lockSpace: Int32 = 0x5049
     let registry: FieldRegistry
     let logger: Logger
 
@@ -15,6 +23,8 @@ struct IdentityResolver: Sendable {
         var profileOfEvent: [Int64: UUID] = [:]
         var created: Set<UUID> = []
         var merges: [(loser: UUID, winner: UUID)] = []
+        /// Events left for a later batch because another worker holds one of their identities or profiles.
+        var deferred: Set<Int64> = []
     }
 
     private struct Known {
@@ -26,12 +36,25 @@ struct IdentityResolver: Sendable {
         let keysOfEvent = Dictionary(uniqueKeysWithValues: events.map { ($0.id, IdentityKey.keys(of: $0, registry: registry)) })
         let allKeys = Set(keysOfEvent.values.flatMap { $0 })
         var owner = try await existingOwners(Array(allKeys), on: tx)
-        var known = try await lockProfiles(Set(owner.values), on: tx)
+        let shared = Set(events.flatMap { event in
+            (keysOfEvent[event.id] ?? []).filter { owner[$0] == nil && !$0.isShardKey(of: event) }
+        })
+        let (claimed, busyKeys) = try await claimNewIdentities(shared, on: tx)
+        // Created and committed by another worker between our read and our lock.
+        if !claimed.isEmpty { owner.merge(try await existingOwners(Array(claimed), on: tx)) { $1 } }
+        var (known, busyProfiles) = try await lockProfiles(Set(owner.values), on: tx)
         var resolution = Resolution()
+        let busyVisitors = Set(events.filter { event in
+            (keysOfEvent[event.id] ?? []).contains { busyKeys.contains($0) || owner[$0].map(busyProfiles.contains) == true }
+        }.map(\.visitorKey))
         var newIdentities: [IdentityKey: UUID] = [:]
         var siteOfNew: [UUID: (Int64, Date)] = [:]
 
         for event in events {
+            guard !busyVisitors.contains(event.visitorKey) else {
+                resolution.deferred.insert(event.id)
+                continue
+            }
             let keys = keysOfEvent[event.id] ?? []
             var owners: [UUID] = []
             for key in keys { if let id = owner[key], !owners.contains(id) { owners.append(id) } }
@@ -101,23 +124,37 @@ struct IdentityResolver: Sendable {
         return owners
     }
 
-    /// Named query `lock_profiles`: in id order, so concurrent workers cannot deadlock on them.
-    private func lockProfiles(_ ids: Set<UUID>, on tx: PostgresConnection) async throws -> [UUID: Known] {
-        guard !ids.isEmpty else { return [:] }
+    /// Named query `claim_new_identities`: try-locks the identities this batch would create and
+    /// that another worker's events could create too. Returns the keys locked and the keys busy.
+    private func claimNewIdentities(_ keys: Set<IdentityKey>, on tx: PostgresConnection) async throws -> (claimed: Set<IdentityKey>, busy: Set<IdentityKey>) {
+        guard !keys.isEmpty else { return ([], []) }
+        let ordered = keys.sorted { ($0.siteID, $0.kind.rawValue, $0.value) < ($1.siteID, $1.kind.rawValue, $1.value) }
+        let rows = try await tx.query(
+            """
+            SELECT k.n FROM unnest(\(ordered.map(\.lockText))::text[]) WITH ORDINALITY AS k(key, n)
+            WHERE pg_try_advisory_xact_lock(\(Self.lockSpace), hashtext(k.key))
+            """, logger: logger)
+        var claimed = Set<IdentityKey>()
+        for try await n in rows.decode(Int64.self) { claimed.insert(ordered[Int(n) - 1]) }
+        return (claimed, keys.subtracting(claimed))
+    }
+
+    /// Named query `lock_profiles`: SKIP LOCKED, so a profile another worker (or an API write) is
+    /// changing right now is reported busy instead of waited for; so is one merged away since we
+    /// read its identities.
+    private func lockProfiles(_ ids: Set<UUID>, on tx: PostgresConnection) async throws -> (known: [UUID: Known], busy: Set<UUID>) {
+        guard !ids.isEmpty else { return ([:], []) }
         let rows = try await tx.query(
             """
             SELECT p.id, p.created_at, p.merged_into IS NOT NULL,
                    coalesce((SELECT array_agg(pi.value) FROM profile_identities pi WHERE pi.profile_id = p.id AND pi.kind = 'user_id'), '{}')
-            FROM visitor_profiles p WHERE p.id = ANY(\(Array(ids))) ORDER BY p.id FOR UPDATE
+            FROM visitor_profiles p WHERE p.id = ANY(\(Array(ids))) ORDER BY p.id FOR UPDATE SKIP LOCKED
             """, logger: logger)
         var known: [UUID: Known] = [:]
-        for try await (id, createdAt, merged, users) in rows.decode((UUID, Date, Bool, [String]).self) {
-            // Another worker merged this profile away after we read its identities: start over.
-            if merged { throw ConcurrentUpdateConflict("profile \(id) was merged by another worker") }
+        for try await (id, createdAt, merged, users) in rows.decode((UUID, Date, Bool, [String]).self) where !merged {
             known[id] = Known(createdAt: createdAt, userIDs: Set(users))
         }
-        if known.count < ids.count { throw ConcurrentUpdateConflict("a profile disappeared while it was being resolved") }
-        return known
+        return (known, ids.subtracting(known.keys))
     }
 
     private func insertProfiles(_ profiles: [UUID: (Int64, Date)], on tx: PostgresConnection) async throws {
