@@ -111,7 +111,9 @@ extension BatchProcessor {
         return touched
     }
 
-    /// Named query `sessions_around`: the stored sessions of each device that new page views could join.
+    /// Named query `sessions_around`: the stored sessions of each device that new page views could
+    /// join, looked up device by device (LATERAL, by `sessions_profile_started_idx`). No other worker
+    /// can lock them: they belong to profiles this batch holds.
     private func sessionsAround(_ byDevice: [Device: [PageViewInput]], on tx: PostgresConnection) async throws -> [Device: [SessionSpan]] {
         let window = sessionizer.timeout
         let keys = JSONValue.array(byDevice.map { device, views in
@@ -125,10 +127,12 @@ extension BatchProcessor {
             SELECT s.id, s.profile_id, s.anonymous_id, s.started_at, s.last_activity_at, s.utm_source, s.utm_medium, s.utm_campaign,
                    s.utm_term, s.utm_content
             FROM jsonb_to_recordset(\(keys.jsonText)::jsonb) AS k(profile_id uuid, device text, from_t timestamptz, to_t timestamptz)
-            JOIN sessions s ON s.profile_id = k.profile_id AND s.anonymous_id = k.device
-                           AND s.last_activity_at >= k.from_t AND s.started_at <= k.to_t
+            CROSS JOIN LATERAL (
+                SELECT * FROM sessions s
+                WHERE s.profile_id = k.profile_id AND s.anonymous_id = k.device AND s.last_activity_at >= k.from_t AND s.started_at <= k.to_t
+                FOR UPDATE
+            ) s
             ORDER BY s.id
-            FOR UPDATE OF s
             """, logger: logger)
         var sessions: [Device: [SessionSpan]] = [:]
         for try await (id, profile, device, start, last, source, medium, name, term, content) in rows.decode(
@@ -182,35 +186,46 @@ extension BatchProcessor {
         return sessions
     }
 
-    /// Named queries `refresh_sessions` and `refresh_session_analytics`: a session's figures are
-    /// recomputed from its page views, so they do not depend on the order events arrived in.
+    /// Named query `refresh_sessions`: a session's figures (on `sessions` and `session_analytics`)
+    /// are recomputed from its page views, so they do not depend on the order events arrived in.
+    /// One statement, one read of each session's page views; each session is read by its own
+    /// index lookup (LATERAL), so the plan stays a handful of index scans per session even while
+    /// the tables grow faster than their statistics (a hash join over all of `page_views` was
+    /// chosen before, once per batch).
     func refreshSessions(_ sessions: Set<UUID>, on tx: PostgresConnection) async throws {
         guard !sessions.isEmpty else { return }
-        let ids = Array(sessions)
         try await tx.query(
             """
-            UPDATE sessions s SET started_at = least(s.started_at, a.first_at), last_activity_at = greatest(s.last_activity_at, a.last_at),
-                   page_count = a.pages, entry_url = a.entry_url, exit_url = a.exit_url, updated_at = now()
-            FROM (SELECT session_id, min(viewed_at) AS first_at, max(viewed_at) AS last_at, count(*)::int AS pages,
-                         (array_agg(url ORDER BY viewed_at, id))[1] AS entry_url,
-                         (array_agg(url ORDER BY viewed_at DESC, id DESC))[1] AS exit_url
-                  FROM page_views WHERE session_id = ANY(\(ids)) GROUP BY session_id) a
-            WHERE s.id = a.session_id
-            """, logger: logger)
-        try await tx.query(
-            """
+            WITH agg AS MATERIALIZED (
+                SELECT k.id AS session_id, a.*, d.dwell_per_page
+                FROM unnest(\(Array(sessions))::uuid[]) AS k(id)
+                CROSS JOIN LATERAL (
+                    SELECT min(viewed_at) AS first_at, max(viewed_at) AS last_at, count(*)::int AS pages,
+                           count(DISTINCT path)::int AS unique_pages,
+                           (array_agg(url ORDER BY viewed_at, id))[1] AS entry_url, (array_agg(url ORDER BY viewed_at DESC, id DESC))[1] AS exit_url,
+                           (array_agg(path ORDER BY viewed_at, id))[1] AS entry_page, (array_agg(path ORDER BY viewed_at DESC, id DESC))[1] AS exit_page,
+                           coalesce(max(max_scroll_pct), 0) AS max_scroll, coalesce(sum(dwell_ms), 0) AS dwell_ms
+                    FROM page_views WHERE session_id = k.id) a
+                CROSS JOIN LATERAL (
+                    SELECT coalesce(jsonb_object_agg(x.path, x.ms), '{}') AS dwell_per_page
+                    FROM (SELECT path, sum(dwell_ms) AS ms FROM page_views WHERE session_id = k.id GROUP BY path) x) d
+            ), updated AS (
+                UPDATE sessions s SET started_at = least(s.started_at, a.first_at), last_activity_at = greatest(s.last_activity_at, a.last_at),
+                       page_count = a.pages, entry_url = a.entry_url, exit_url = a.exit_url, updated_at = now()
+                FROM agg a WHERE s.id = a.session_id AND a.pages > 0
+                RETURNING s.id, s.site_id, s.profile_id, s.started_at, s.last_activity_at, s.event_count
+            ), current AS (
+                SELECT * FROM updated
+                UNION ALL
+                SELECT s.id, s.site_id, s.profile_id, s.started_at, s.last_activity_at, s.event_count
+                FROM agg a JOIN sessions s ON s.id = a.session_id WHERE a.pages = 0
+            )
             INSERT INTO session_analytics (session_id, site_id, profile_id, pages, unique_pages, interactions, duration_seconds,
                                            entry_page, exit_page, bounced, max_scroll_pct, total_dwell_ms, dwell_per_page, updated_at)
-            SELECT s.id, s.site_id, s.profile_id, count(pv.id)::int, count(DISTINCT pv.path)::int, s.event_count,
-                   greatest(extract(epoch FROM s.last_activity_at - s.started_at), coalesce(sum(pv.dwell_ms), 0) / 1000.0)::int,
-                   (array_agg(pv.path ORDER BY pv.viewed_at, pv.id))[1], (array_agg(pv.path ORDER BY pv.viewed_at DESC, pv.id DESC))[1],
-                   count(pv.id) <= 1 AND s.event_count = 0, coalesce(max(pv.max_scroll_pct), 0), coalesce(sum(pv.dwell_ms), 0),
-                   coalesce((SELECT jsonb_object_agg(d.path, d.ms) FROM (SELECT path, sum(dwell_ms) AS ms FROM page_views
-                             WHERE session_id = s.id GROUP BY path) d), '{}'),
-                   now()
-            FROM sessions s LEFT JOIN page_views pv ON pv.session_id = s.id
-            WHERE s.id = ANY(\(ids))
-            GROUP BY s.id
+            SELECT c.id, c.site_id, c.profile_id, a.pages, a.unique_pages, c.event_count,
+                   greatest(extract(epoch FROM c.last_activity_at - c.started_at), a.dwell_ms / 1000.0)::int,
+                   a.entry_page, a.exit_page, a.pages <= 1 AND c.event_count = 0, a.max_scroll, a.dwell_ms, a.dwell_per_page, now()
+            FROM current c JOIN agg a ON a.session_id = c.id
             ON CONFLICT (session_id) DO UPDATE SET
                 profile_id = EXCLUDED.profile_id, pages = EXCLUDED.pages, unique_pages = EXCLUDED.unique_pages,
                 interactions = EXCLUDED.interactions, duration_seconds = EXCLUDED.duration_seconds,
@@ -220,7 +235,8 @@ extension BatchProcessor {
             """, logger: logger)
     }
 
-    /// Named query `refresh_engagement_metrics`: per-profile behaviour, recomputed from sessions.
+    /// Named query `refresh_engagement_metrics`: per-profile behaviour, recomputed from sessions
+    /// (per profile by index lookups, for the same reason as `refresh_sessions`).
     func refreshEngagement(_ profiles: Set<UUID>, on tx: PostgresConnection) async throws {
         guard !profiles.isEmpty else { return }
         try await tx.query(
@@ -229,21 +245,24 @@ extension BatchProcessor {
                 total_time_seconds, avg_session_seconds, bounce_count, return_visits, interactions_count,
                 conversations_count, chat_messages_count, avg_scroll_pct, first_visit_at, last_visit_at,
                 visits_last_7d, visits_last_30d, updated_at)
-            SELECT p.id, p.site_id, count(s.id)::int, coalesce(sum(sa.pages), 0)::int,
-                   CASE WHEN count(s.id) > 0 THEN coalesce(sum(sa.pages), 0)::real / count(s.id) ELSE 0 END,
-                   coalesce(sum(sa.duration_seconds), 0), coalesce(avg(sa.duration_seconds), 0)::int,
-                   count(*) FILTER (WHERE sa.bounced)::int, greatest(count(s.id) - 1, 0)::int,
-                   coalesce(sum(sa.interactions), 0)::int,
+            SELECT p.id, p.site_id, m.sessions, m.pages,
+                   CASE WHEN m.sessions > 0 THEN m.pages::real / m.sessions ELSE 0 END,
+                   m.seconds, m.avg_seconds, m.bounces, greatest(m.sessions - 1, 0), m.interactions,
                    (SELECT count(*) FROM conversations c WHERE c.profile_id = p.id)::int,
-                   (SELECT count(*) FROM chat_messages m WHERE m.profile_id = p.id)::int,
-                   coalesce(avg(sa.max_scroll_pct), 0)::real, min(s.started_at), max(s.last_activity_at),
-                   count(s.id) FILTER (WHERE s.started_at > now() - interval '7 days')::int,
-                   count(s.id) FILTER (WHERE s.started_at > now() - interval '30 days')::int, now()
-            FROM visitor_profiles p
-            LEFT JOIN sessions s ON s.profile_id = p.id
-            LEFT JOIN session_analytics sa ON sa.session_id = s.id
-            WHERE p.id = ANY(\(Array(profiles)))
-            GROUP BY p.id
+                   (SELECT count(*) FROM chat_messages cm WHERE cm.profile_id = p.id)::int,
+                   m.avg_scroll, m.first_visit, m.last_visit, m.last_7d, m.last_30d, now()
+            FROM unnest(\(Array(profiles))::uuid[]) AS k(id)
+            JOIN visitor_profiles p ON p.id = k.id
+            CROSS JOIN LATERAL (
+                SELECT count(s.id)::int AS sessions, coalesce(sum(sa.pages), 0)::int AS pages,
+                       coalesce(sum(sa.duration_seconds), 0) AS seconds, coalesce(avg(sa.duration_seconds), 0)::int AS avg_seconds,
+                       count(*) FILTER (WHERE sa.bounced)::int AS bounces, coalesce(sum(sa.interactions), 0)::int AS interactions,
+                       coalesce(avg(sa.max_scroll_pct), 0)::real AS avg_scroll, min(s.started_at) AS first_visit,
+                       max(s.last_activity_at) AS last_visit,
+                       count(s.id) FILTER (WHERE s.started_at > now() - interval '7 days')::int AS last_7d,
+                       count(s.id) FILTER (WHERE s.started_at > now() - interval '30 days')::int AS last_30d
+                FROM sessions s LEFT JOIN session_analytics sa ON sa.session_id = s.id
+                WHERE s.profile_id = p.id) m
             ON CONFLICT (profile_id) DO UPDATE SET
                 sessions_count = EXCLUDED.sessions_count, page_views_count = EXCLUDED.page_views_count,
                 pages_per_session = EXCLUDED.pages_per_session, total_time_seconds = EXCLUDED.total_time_seconds,

@@ -32,6 +32,10 @@ struct SegmentEvaluator: Sendable {
     /// Evaluates `profiles` (ids of unmerged profiles) against every active segment, in one
     /// statement (named query `evaluate_segments`): one round trip and one read of the profiles per
     /// batch, not one per segment. Segment rules are predicates over `p`, the profile's columns.
+    /// The profiles are read by primary key one id at a time (LATERAL ... LIMIT 1, which the planner
+    /// cannot flatten): `id = ANY(…) AND merged_into IS NULL` was planned as a scan of a whole partial
+    /// index of live profiles whose statistics said it was small. An open membership is found by
+    /// its unique index (ON CONFLICT), not by reading the open memberships of the batch.
     /// Returns the profiles whose memberships changed.
     @discardableResult
     func evaluate(_ profiles: [UUID], segments: [Segment], on tx: PostgresConnection) async throws -> Set<UUID> {
@@ -56,21 +60,20 @@ struct SegmentEvaluator: Sendable {
                 FROM batch p WHERE true \(siteFilter)
                 """)
         }
-        binds.append(segments.map(\.id), context: .default)
-        let segmentIDs = "$\(binds.count)::bigint[]"
         let sql = """
             WITH batch AS MATERIALIZED (
-                SELECT id, site_id, fields, stage, lead_score, engagement_score, last_seen_at
-                FROM visitor_profiles WHERE id = ANY(\(ids)) AND merged_into IS NULL
+                SELECT p.* FROM unnest(\(ids)) AS k(id)
+                CROSS JOIN LATERAL (
+                    SELECT id, site_id, fields, stage, lead_score, engagement_score, last_seen_at, merged_into
+                    FROM visitor_profiles WHERE id = k.id LIMIT 1
+                ) p
+                WHERE p.merged_into IS NULL
             ), candidates AS MATERIALIZED (
             \(candidates.joined(separator: "\nUNION ALL\n"))
-            ), current AS (
-                SELECT m.segment_id, m.profile_id FROM segment_memberships m
-                WHERE m.segment_id = ANY(\(segmentIDs)) AND m.left_at IS NULL AND m.profile_id = ANY(\(ids))
             ), entered AS (
                 INSERT INTO segment_memberships (segment_id, site_id, profile_id)
-                SELECT c.segment_id, c.site_id, c.id FROM candidates c
-                WHERE c.member AND NOT EXISTS (SELECT 1 FROM current x WHERE x.segment_id = c.segment_id AND x.profile_id = c.id)
+                SELECT c.segment_id, c.site_id, c.id FROM candidates c WHERE c.member
+                ON CONFLICT (segment_id, profile_id) WHERE left_at IS NULL DO NOTHING
                 RETURNING segment_id, profile_id, site_id
             ), exited AS (
                 UPDATE segment_memberships m SET left_at = now()
