@@ -204,6 +204,7 @@ def main():
             recent = timed(conn, "SELECT analytics_refresh(current_date - 3, current_date + 2)")
             rollup_rows = conn.execute("SELECT (SELECT count(*) FROM analytics_traffic_rollup) + (SELECT count(*) FROM analytics_page_rollup)"
                                        " + (SELECT count(*) FROM analytics_interest_rollup)").fetchone()[0]
+            journey_rows = conn.execute("SELECT (SELECT count(*) FROM analytics_session_path_rollup), (SELECT count(*) FROM analytics_journey_rollup)").fetchone()
             conn.execute("VACUUM ANALYZE")
         token = subprocess.run([str(binary), "keys", "create", "--name", "bench", "--scopes", "admin", "--rate-limit", "1000000"],
                                env=env, check=True, text=True, capture_output=True).stdout.strip().splitlines()[-1]
@@ -220,6 +221,7 @@ def main():
         today = datetime.date.today()
         first = (today - datetime.timedelta(days=args.days - 1)).isoformat()
         days = f"site=bench&from={first}&to={today.isoformat()}"
+        tomorrow = (today + datetime.timedelta(days=1)).isoformat()
         since = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=args.days)).strftime("%Y-%m-%dT%H:%M:%SZ")
         cases = [(f"/v1/reports/{name}", f"/v1/reports/{name}?{days}") for name in
                  ("summary", "traffic", "pages", "interests", "pipeline", "segments", "personalization")]
@@ -231,8 +233,13 @@ def main():
             ("/v1/reports/pages, tz without rollups (live)", f"/v1/reports/pages?{days}&tz=America/New_York"),
             ("/v1/reports/journeys (drop-offs)", f"/v1/reports/journeys?{days}"),
             ("/v1/reports/journeys (funnel /p/0 → /p/1 → /p/2)", f"/v1/reports/journeys?{days}&steps=/p/0,/p/1,/p/2"),
-            ("/v1/journeys", f"/v1/journeys?site=bench&from={since}"),
-            ("/v1/funnels (/p/0 → /p/1 → /p/2)", f"/v1/funnels?site=bench&from={since}&steps=/p/0,/p/1,/p/2"),
+            ("/v1/journeys (whole days: rollup)", f"/v1/journeys?site=bench&from={first}&to={tomorrow}"),
+            ("/v1/journeys, length=2 (rollup)", f"/v1/journeys?site=bench&from={first}&to={tomorrow}&length=2"),
+            ("/v1/funnels /p/0 → /p/1 → /p/2 (rollup)", f"/v1/funnels?site=bench&from={first}&to={tomorrow}&steps=/p/0,/p/1,/p/2"),
+            ("/v1/funnels /p/3 → /p/0 (rollup)", f"/v1/funnels?site=bench&from={first}&to={tomorrow}&steps=/p/3,/p/0"),
+            ("/v1/journeys, last 7 days (rollup)", f"/v1/journeys?site=bench&from={(today - datetime.timedelta(days=6)).isoformat()}&to={tomorrow}"),
+            ("/v1/funnels (/p/0 → /p/1 → /p/2), from an instant (live)", f"/v1/funnels?site=bench&from={since}&steps=/p/0,/p/1,/p/2"),
+            ("/v1/journeys, from an instant (live)", f"/v1/journeys?site=bench&from={since}"),
         ]
         results = []
         cases = [case for case in cases if not args.only or args.only in case[0]]
@@ -268,7 +275,8 @@ def main():
         f"visitors over {args.days} days, {counts['page_interests']:,} page interests, {counts['stage_transitions']:,} stage transitions, "
         f"{counts['segment_memberships']:,} segment memberships, {counts['personalization_exposures']:,} exposures. "
         f"Generated in {generated['load_seconds']:.0f} s (+ {generated['index_seconds']:.0f} s indexes and ANALYZE). "
-        f"Rollup rebuild (all days, UTC): {rebuild:.1f} s, {rollup_rows:,} rollup rows; refresh of recent days (what the engine runs "
+        f"Rollup rebuild (all days, UTC): {rebuild:.1f} s, {rollup_rows:,} rollup rows plus {journey_rows[0]:,} session paths and "
+        f"{journey_rows[1]:,} journey rows; refresh of recent days (what the engine runs "
         f"every minute): {recent:.1f} s.",
         "",
         f"Requests over the whole {args.days}-day range, {args.repeat} each, one at a time, from the release build:",

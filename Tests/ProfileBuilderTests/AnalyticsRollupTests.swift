@@ -36,6 +36,28 @@ struct AnalyticsRollupTests {
         }
     }
 
+    /// The refresh and the rebuild keep the journey rollups of sql/0007 with the others, and an
+    /// erased session leaves the session paths with it.
+    @Test func the_rebuild_keeps_session_paths_and_journey_figures() async throws {
+        try await TestDatabase.with { db in
+            try await AnalyticsFixture.load(db)
+            let rollups = AnalyticsRollups(client: db.client, logger: TestDatabase.logger)
+            _ = try await rollups.rebuild()
+            // Five non-bot sessions with 9 page views, s3 as / → /features → /pricing.
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_session_path_rollup", as: Int64.self) == 5)
+            #expect(try await db.scalar("""
+                SELECT array_to_string(paths, ' ') FROM analytics_session_path_rollup WHERE session_id = '10000000-0000-4000-8000-000000000003'
+                """, as: String.self) == "/ /features /pricing")
+            #expect(try await db.scalar("SELECT sum(n)::bigint FROM analytics_journey_rollup WHERE time_zone = 'UTC' AND kind = 'view'",
+                                        as: Int64.self) == 9)
+            #expect(try await db.scalar("""
+                SELECT n FROM analytics_journey_rollup WHERE time_zone = 'UTC' AND day = '2026-03-03' AND kind = 'path' AND key = '{/,/features,/pricing}'
+                """, as: Int64.self) == 1)
+            try await db.client.query("DELETE FROM sessions WHERE id = '10000000-0000-4000-8000-000000000003'", logger: TestDatabase.logger)
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_session_path_rollup", as: Int64.self) == 4)
+        }
+    }
+
     /// 20,000 visitors over ten days: the merged daily sketches estimate them within 5 % (three
     /// standard errors of 4096 registers), and one day's sketch agrees with that day's exact count.
     @Test func visitor_sketches_estimate_distinct_visitors_of_a_range() async throws {

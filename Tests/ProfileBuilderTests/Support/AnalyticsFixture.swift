@@ -1,5 +1,7 @@
 import Foundation
+import HummingbirdTesting
 import PostgresNIO
+@testable import ProfileAPIApp
 
 /// Loads Tests/fixtures/analytics.sql (also used by the dashboard browser test) and refreshes
 /// the rollups the way the engine does.
@@ -18,5 +20,20 @@ enum AnalyticsFixture {
         try await db.client.query("INSERT INTO analytics_time_zones (time_zone) SELECT unnest(\(zones)::text[]) ON CONFLICT DO NOTHING",
                                   logger: TestDatabase.logger)
         try await db.client.query("SELECT analytics_refresh('2026-03-01', '2026-04-01')", logger: TestDatabase.logger)
+    }
+}
+
+extension AnalyticsFixture {
+    /// The setup most report tests share: the fixture loaded (and its rollups refreshed), a live
+    /// profile API and a key with the `reports` scope.
+    static func withReportsAPI(refresh: Bool = true,
+                               _ body: @escaping @Sendable (TestDatabase, any TestClientProtocol, String) async throws -> Void) async throws {
+        try await TestDatabase.with { db in
+            try await load(db)
+            if refresh { try await self.refresh(db) }
+            let api = APIHarness(db: db)
+            let analyst = try await api.key([.reports])
+            try await api.run { client in try await body(db, client, analyst) }
+        }
     }
 }

@@ -11,27 +11,30 @@ struct JourneysController: Sendable {
         router.get("/v1/journeys") { request, context in
             _ = try await auth.require(.reports, request, logger: context.logger)
             let query = ProfilesController.query(request)
-            let scope = try Self.scope(query)
             let length = try Self.int(query, "length", default: 3, 1...10)
             let limit = try Self.int(query, "limit", default: 20, 1...200)
-            var result = try await queries.entriesAndExits(scope, limit: limit).objectValue ?? [:]
-            result["paths"] = try await queries.paths(scope, length: length, limit: limit)
-            result["distributions"] = try await queries.distributions(scope)
-            return JSONResponse.make(.object(result))
+            let scope = try await scope(query)
+            return JSONResponse.make(.object(try await queries.journeys(scope, length: length, limit: limit)))
         }
         router.get("/v1/funnels") { request, context in
             _ = try await auth.require(.reports, request, logger: context.logger)
             let query = ProfilesController.query(request)
-            let scope = try Self.scope(query)
-            let steps = (query["steps"] ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            guard (2...10).contains(steps.count) else {
-                throw APIError.badRequest("invalid_parameter", "'steps' must list 2 to 10 page paths, comma-separated", field: "steps")
-            }
-            return JSONResponse.make(["steps": try await queries.funnel(scope, steps: steps)])
+            let steps = try Self.steps(query["steps"] ?? "")
+            let scope = try await scope(query)
+            return JSONResponse.make(.object(try await queries.funnel(scope, steps: steps)))
         }
     }
 
-    static func scope(_ query: [String: String]) throws -> JourneyQueries.Scope {
+    /// The funnel steps of a comma-separated list: 2 to 10 page paths without control characters.
+    static func steps(_ list: String) throws -> [String] {
+        let steps = list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard (2...10).contains(steps.count), steps.allSatisfy({ $0.count <= 2000 && !$0.contains(where: \.isControl) }) else {
+            throw APIError.badRequest("invalid_parameter", "'steps' must list 2 to 10 page paths, comma-separated", field: "steps")
+        }
+        return steps
+    }
+
+    func scope(_ query: [String: String]) async throws -> JourneyQueries.Scope {
         guard let site = query["site"] else { throw APIError.badRequest("missing_parameter", "'site' is required", field: "site") }
         func date(_ name: String, _ fallback: Date) throws -> Date {
             guard let text = query[name] else { return fallback }
@@ -42,7 +45,7 @@ struct JourneysController: Sendable {
         let to = try date("to", Date())
         let from = try date("from", to.addingTimeInterval(-30 * 86_400))
         guard from < to else { throw APIError.badRequest("invalid_parameter", "'from' must be before 'to'", field: "from") }
-        return JourneyQueries.Scope(site: site, from: from, to: to, segment: query["segment"])
+        return try await queries.resolve(site: site, segment: query["segment"], from: from, to: to)
     }
 
     static func int(_ query: [String: String], _ name: String, default value: Int, _ range: ClosedRange<Int>) throws -> Int {

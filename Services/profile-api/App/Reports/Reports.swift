@@ -28,17 +28,18 @@ struct Reports: Sendable {
     /// Named query `report_scope`: the site and segment ids, whether PostgreSQL knows the zone and
     /// whether rollups are kept in it (pg_timezone_names is read only for zones without rollups).
     func resolve(_ request: ReportRequest) async throws -> Scope {
-        let rows = try await client.query(
-            """
-            WITH site AS (SELECT id FROM sites WHERE slug = \(request.site)),
-                 rolled AS (SELECT EXISTS (SELECT 1 FROM analytics_time_zones WHERE time_zone = \(request.timeZone)) AS yes)
-            SELECT (SELECT id FROM site),
-                   (SELECT g.id FROM segments g WHERE g.slug = \(request.segment) AND (g.site_id IS NULL OR g.site_id = (SELECT id FROM site))
-                     ORDER BY g.site_id NULLS LAST LIMIT 1),
+        var binds = PostgresBindings()
+        binds.append(request.site, context: .default)
+        binds.append(request.timeZone, context: .default)
+        binds.append(request.segment, context: .default)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            WITH site AS (SELECT id FROM sites WHERE slug = $1),
+                 rolled AS (SELECT EXISTS (SELECT 1 FROM analytics_time_zones WHERE time_zone = $2) AS yes)
+            SELECT (SELECT id FROM site), \(JourneyQueries.segmentID(site: "(SELECT id FROM site)", slug: "$3::text")),
                    (SELECT yes FROM rolled),
                    CASE WHEN (SELECT yes FROM rolled) THEN true
-                        ELSE EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = \(request.timeZone)) END
-            """, logger: logger)
+                        ELSE EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $2) END
+            """, binds: binds), logger: logger)
         for try await (site, segment, rolled, known) in rows.decode((Int64?, Int64?, Bool, Bool).self) {
             guard let site else { throw APIError(.notFound, code: "site_not_found", detail: "no site with slug '\(request.site)'", field: "site") }
             guard known else { throw APIError.badRequest("invalid_parameter", "'tz' is not a time zone PostgreSQL knows", field: "tz") }
