@@ -57,6 +57,8 @@ let package = Package(
             dependencies: [
                 "Shared", .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // PBKDF2 for the dashboard administrator's password hash.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             path: "Services/profile-api/App", swiftSettings: swiftSettings),
         .executableTarget(name: "profile-api", dependencies: ["ProfileAPIApp"], path: "Services/profile-api/Main", swiftSettings: swiftSettings),

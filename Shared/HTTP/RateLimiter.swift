@@ -29,6 +29,16 @@ public final class RateLimiter: Sendable {
 
     /// Takes `cost` tokens; returns nil when allowed, or the seconds to wait before retrying.
     public func take(_ key: String, cost: Double = 1, now: ContinuousClock.Instant = .now) -> Int? {
+        update(key, cost: cost, consume: true, now: now)
+    }
+
+    /// What `take` would answer, without taking anything: for limits that count only some
+    /// outcomes (failed sign-ins), checked before the attempt and taken after it fails.
+    public func peek(_ key: String, cost: Double = 1, now: ContinuousClock.Instant = .now) -> Int? {
+        update(key, cost: cost, consume: false, now: now)
+    }
+
+    private func update(_ key: String, cost: Double, consume: Bool, now: ContinuousClock.Instant) -> Int? {
         buckets.withLock { buckets in
             if buckets.count > Self.maxTrackedKeys { Self.evictFull(&buckets, limit: limit, now: now) }
             var bucket = buckets[key] ?? Bucket(tokens: limit.burst, updated: now)
@@ -39,7 +49,7 @@ public final class RateLimiter: Sendable {
                 buckets[key] = bucket
                 return max(1, Int(((cost - bucket.tokens) / limit.perSecond).rounded(.up)))
             }
-            bucket.tokens -= cost
+            if consume { bucket.tokens -= cost }
             buckets[key] = bucket
             return nil
         }

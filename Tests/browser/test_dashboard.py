@@ -1,7 +1,9 @@
 """Browser tests of the analytics dashboard (issue 9) against the real profile API and Postgres.
 
-    PROFILE_API_URL     base URL of a running profile-api, e.g. http://127.0.0.1:8081
-    DASHBOARD_API_KEY   a key with the reports and profiles:read scopes
+    PROFILE_API_URL           base URL of a running profile-api, e.g. http://127.0.0.1:8081
+    DASHBOARD_API_KEY         a key with the reports and profiles:read scopes
+    DASHBOARD_ADMIN_USER      the administrator the profile-api was configured with
+    DASHBOARD_ADMIN_PASSWORD  that administrator's password (the server has only its hash)
 
 The database behind it holds Tests/fixtures/analytics.sql with its rollups refreshed (scripts/test
 sets this up). Screenshots of every page go to artifacts/screenshots/ (git-ignored).
@@ -31,6 +33,14 @@ def api():
     if missing:
         pytest.fail("dashboard browser tests need " + " and ".join(missing) + " (see the module docstring)", pytrace=False)
     return os.environ["PROFILE_API_URL"].rstrip("/"), os.environ["DASHBOARD_API_KEY"]
+
+
+@pytest.fixture(scope="module")
+def admin():
+    missing = [n for n in ("DASHBOARD_ADMIN_USER", "DASHBOARD_ADMIN_PASSWORD") if not os.environ.get(n)]
+    if missing:
+        pytest.fail("the administrator sign-in test needs " + " and ".join(missing) + " (see the module docstring)", pytrace=False)
+    return os.environ["DASHBOARD_ADMIN_USER"], os.environ["DASHBOARD_ADMIN_PASSWORD"]
 
 
 def shot(driver, name: str) -> Path:
@@ -69,6 +79,40 @@ def test_bad_key_is_rejected(api, browser):
     assert "unknown, revoked" in wait(browser, EC.presence_of_element_located((By.ID, "login-error"))).text
     assert browser.get_cookie("pb_dashboard") is None
     shot(browser, "login-rejected")
+
+
+def admin_sign_in(driver, base: str, user: str, password: str) -> None:
+    driver.get(base + "/dashboard")
+    driver.find_element(By.ID, "username").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "#admin-login-form button").click()
+
+
+def test_admin_sign_in_with_the_configured_credential(api, admin, browser):
+    base, _ = api
+    user, password = admin
+    # The page offers both ways in.
+    browser.get(base + "/dashboard")
+    assert browser.find_element(By.ID, "login-form").is_displayed()
+    assert browser.find_element(By.ID, "admin-login-form").is_displayed()
+    shot(browser, "login")
+    admin_sign_in(browser, base, user, password + "x")
+    assert "user or password is wrong" in wait(browser, EC.presence_of_element_located((By.ID, "login-error"))).text
+    assert browser.get_cookie("pb_dashboard") is None
+    # Reading the log empties it: the refused sign-in's 401 is the only error expected so far.
+    assert all("401" in e["message"] for e in console_errors(browser))
+    admin_sign_in(browser, base, user, password)
+    wait(browser, EC.presence_of_element_located((By.ID, "logout")))
+    cookie = browser.get_cookie("pb_dashboard")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["value"].startswith("admin.")
+    browser.get(f"{base}/dashboard?{RANGE}")
+    assert browser.find_element(By.CSS_SELECTOR, "[data-metric=visitors] .value").text == "3"
+    browser.get(f"{base}/dashboard/profiles?site=acme")
+    assert "Grace Hopper" in browser.find_element(By.ID, "profiles-table").text
+    assert console_errors(browser) == []
+    browser.find_element(By.ID, "logout").click()
+    wait(browser, EC.presence_of_element_located((By.ID, "admin-login-form")))
+    assert browser.get_cookie("pb_dashboard") is None
 
 
 def test_sign_in_and_every_panel_renders(api, browser):

@@ -71,3 +71,20 @@ def test_help_lists_the_subcommands(bin_dir):
         result = subprocess.run([str(bin_dir / name), "--help"], capture_output=True, text=True, timeout=30)
         assert result.returncode == 0
         assert "serve" in result.stdout and "migrate" in result.stdout
+
+
+def test_dashboard_hash_password_reads_stdin_and_the_api_accepts_its_hash(bin_dir, migrated):
+    hashed = subprocess.run([str(bin_dir / "profile-api"), "dashboard", "hash-password"], input="a long enough password\n",
+                            capture_output=True, text=True, timeout=60)
+    assert hashed.returncode == 0, hashed.stderr
+    value = hashed.stdout.strip()
+    assert value.startswith("pbkdf2-sha256$600000$") and "long enough" not in value
+    # A short password is refused, and nothing is printed on stdout.
+    short = subprocess.run([str(bin_dir / "profile-api"), "dashboard", "hash-password"], input="short\n",
+                           capture_output=True, text=True, timeout=60)
+    assert short.returncode != 0 and short.stdout == "" and "at least 12 characters" in short.stderr
+    # A password where the hash belongs stops the API at start, naming the variable.
+    bad = subprocess.run([str(bin_dir / "profile-api")], env=service_env(migrated.url, API_PORT=0, DASHBOARD_ADMIN_USER="admin",
+                                                                         DASHBOARD_ADMIN_PASSWORD_HASH="a long enough password"),
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode != 0 and "DASHBOARD_ADMIN_PASSWORD_HASH" in bad.stderr

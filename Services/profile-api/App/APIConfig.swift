@@ -17,6 +17,13 @@ public struct APIConfig: Sendable {
     public var dashboardCookieSecure: Bool
     /// The dashboard's stylesheet and script.
     public var dashboardAssetsDirectory: String
+    /// The administrator who may sign in to the dashboard with a password; nil (the default) when
+    /// the operator has configured none.
+    var dashboardAdmin: AdminCredential?
+    /// Failed dashboard sign-ins allowed at once per client address, and the seconds after which
+    /// one more is allowed.
+    public var dashboardSignInFailures: Int
+    public var dashboardSignInFailureSeconds: Int
 
     public init(environment env: EnvironmentReader) throws {
         port = try env.port("API_PORT", default: 8081)
@@ -30,5 +37,25 @@ public struct APIConfig: Sendable {
         dashboardSessionMinutes = try env.int("DASHBOARD_SESSION_MINUTES", default: 480, range: 5...10_080)
         dashboardCookieSecure = try env.bool("DASHBOARD_COOKIE_SECURE", default: false)
         dashboardAssetsDirectory = env.string("DASHBOARD_ASSETS_DIR", default: "web/dashboard")
+        switch (env.raw("DASHBOARD_ADMIN_USER"), env.raw("DASHBOARD_ADMIN_PASSWORD_HASH")) {
+        case (nil, nil):
+            dashboardAdmin = nil
+        case (let user?, let hash?):
+            guard !user.isEmpty, user.count <= 200, !user.contains(where: \.isWhitespace) else {
+                throw ConfigError(variable: "DASHBOARD_ADMIN_USER", message: "use 1-200 characters without spaces")
+            }
+            do {
+                dashboardAdmin = try AdminCredential(user: user, encodedHash: hash)
+            } catch let error as AdminCredential.InvalidHash {
+                throw ConfigError(variable: "DASHBOARD_ADMIN_PASSWORD_HASH", message: error.description)
+            }
+        case (nil, _?):
+            throw ConfigError(variable: "DASHBOARD_ADMIN_USER", message: "set it together with DASHBOARD_ADMIN_PASSWORD_HASH")
+        case (_?, nil):
+            throw ConfigError(variable: "DASHBOARD_ADMIN_PASSWORD_HASH",
+                              message: "set it together with DASHBOARD_ADMIN_USER (make one with 'profile-api dashboard hash-password')")
+        }
+        dashboardSignInFailures = try env.int("DASHBOARD_SIGNIN_FAILURES", default: 5, range: 1...1000)
+        dashboardSignInFailureSeconds = try env.int("DASHBOARD_SIGNIN_FAILURE_SECONDS", default: 60, range: 1...86_400)
     }
 }

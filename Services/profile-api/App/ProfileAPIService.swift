@@ -7,7 +7,7 @@ import Shared
 public enum ProfileAPIService: ServiceEntry {
     public static let name = "profile-api"
     public static let abstract = "Serves visitor profiles to internal services over an authenticated HTTP API."
-    public static var extraCommands: [any ParsableCommand.Type] { [KeysCommand.self, CatalogCommand.self, ReportCommand.self] }
+    public static var extraCommands: [any ParsableCommand.Type] { [KeysCommand.self, CatalogCommand.self, ReportCommand.self, DashboardCommand.self] }
 
     public static func buildApplication(_ environment: ServiceEnvironment) throws -> some ApplicationProtocol {
         let config = try APIConfig(environment: environment.reader)
@@ -32,7 +32,9 @@ public enum ProfileAPIService: ServiceEntry {
         ReportsController(auth: auth, reports: reports).addRoutes(to: router)
         DashboardController(auth: auth, reports: reports,
                             session: DashboardSession(secret: config.dashboardSecret, minutes: config.dashboardSessionMinutes,
-                                                      secure: config.dashboardCookieSecure),
+                                                      secure: config.dashboardCookieSecure, admin: config.dashboardAdmin),
+                            admin: config.dashboardAdmin,
+                            throttle: SignInThrottle(failures: config.dashboardSignInFailures, refillSeconds: config.dashboardSignInFailureSeconds),
                             assetsDirectory: config.dashboardAssetsDirectory).addRoutes(to: router)
 
         // Webhook and export destinations are chosen by API users: only public addresses (SSRF).

@@ -16,13 +16,14 @@ struct APIHarness {
         try await APIKeyStore.create(name: "test", scopes: scopes, rateLimitPerMinute: rateLimit, client: db.client, logger: TestDatabase.logger).1
     }
 
-    func run(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    /// `environment` adds to (or overrides) the settings every test API runs with.
+    func run(environment extra: [String: String] = [:], _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let environment = try db.serviceEnvironment(ProfileAPIService.name, [
             "OPENAPI_FILE": RepositoryPaths.root.appendingPathComponent("docs/openapi.json").path, "API_KEY_CACHE_SECONDS": "0",
             "DASHBOARD_ASSETS_DIR": RepositoryPaths.root.appendingPathComponent("web/dashboard").path,
             // Receivers in tests listen on loopback, which the SSRF rules refuse by default.
             "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
-        ])
+        ].merging(extra) { $1 })
         try await ProfileAPIService.buildApplication(environment).test(.live) { client in try await body(client) }
     }
 }

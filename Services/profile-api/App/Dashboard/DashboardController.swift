@@ -2,24 +2,32 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOPosix
 import Shared
 
 /// `/dashboard`: the analytics dashboard as server-rendered HTML behind a sign-in with an API key
-/// (scope `reports`, or `admin`; the profile pages also need `profiles:read`). The session lives
-/// in a signed HttpOnly, SameSite=Strict cookie; sign-in checks the Origin, sign-out a CSRF token.
+/// (scope `reports`, or `admin`; the profile pages also need `profiles:read`) or with the
+/// operator-configured administrator account (everything). The session lives in a signed
+/// HttpOnly, SameSite=Strict cookie; sign-in checks the Origin and is throttled after failures,
+/// sign-out checks a CSRF token; sign-ins and failed attempts are in `audit_log`.
 struct DashboardController: Sendable {
     let auth: Authenticator
     let reports: Reports
     let data: DashboardData
     let session: DashboardSession
+    let admin: AdminCredential?
+    let throttle: SignInThrottle
     /// dashboard.css and dashboard.js, read once at start.
     let assets: [String: (type: String, body: ByteBuffer)]
 
-    init(auth: Authenticator, reports: Reports, session: DashboardSession, assetsDirectory: String) {
+    init(auth: Authenticator, reports: Reports, session: DashboardSession, admin: AdminCredential?, throttle: SignInThrottle,
+         assetsDirectory: String) {
         self.auth = auth
         self.reports = reports
         self.data = DashboardData(client: reports.client, logger: reports.logger)
         self.session = session
+        self.admin = admin
+        self.throttle = throttle
         var assets: [String: (type: String, body: ByteBuffer)] = [:]
         for (name, type) in [("dashboard.css", "text/css; charset=utf-8"), ("dashboard.js", "text/javascript; charset=utf-8")] {
             if let bytes = FileManager.default.contents(atPath: assetsDirectory + "/" + name) { assets[name] = (type, ByteBuffer(bytes: bytes)) }
@@ -36,7 +44,7 @@ struct DashboardController: Sendable {
 
     func addRoutes(to router: Router<ServiceRequestContext>) {
         router.get("/dashboard") { request, _ in
-            guard let user = try await signedIn(request) else { return Self.page(DashboardPages.login(error: nil)) }
+            guard let user = try await signedIn(request) else { return Self.page(DashboardPages.login(error: nil, adminEnabled: admin != nil)) }
             return try await overview(request, user)
         }
         router.post("/dashboard/login") { request, context in try await login(request, context) }
@@ -99,18 +107,68 @@ struct DashboardController: Sendable {
             return Self.page(DashboardPages.error("Sign-in must come from this dashboard's own page.", chrome: DashboardPages.Chrome(csrf: nil, site: nil)),
                              status: .forbidden)
         }
+        // Checked before the credential, so a throttled guesser learns nothing and costs no hashing.
+        if let wait = throttle.retryAfter(context.remoteAddress) {
+            context.logger.warning("dashboard sign-in throttled after repeated failures")
+            var response = Self.page(DashboardPages.login(error: "Too many failed sign-ins; try again in \(wait) s.", adminEnabled: admin != nil),
+                                     status: .tooManyRequests)
+            response.headers[.retryAfter] = String(wait)
+            return response
+        }
         let form = try await Self.form(request)
+        if form["username"] != nil || form["password"] != nil {
+            return try await adminLogin(user: form["username"] ?? "", password: form["password"] ?? "", context)
+        }
         let token = (form["api_key"] ?? "").trimmingCharacters(in: .whitespaces)
         let key = try? await auth.keys.verify(token, logger: context.logger)
         guard let key, !key.revoked, key.allows(.reports) else {
-            return Self.page(DashboardPages.login(error: "That API key is unknown, revoked, or lacks the reports scope."), status: .unauthorized)
+            return try await refuse("api_key", key: key, message: "That API key is unknown, revoked, or lacks the reports scope.", context)
         }
-        return Self.redirect("/dashboard", cookie: session.setCookie(session.issue(keyID: key.id)))
+        try await audit("dashboard.sign_in", key: key, details: ["method": "api_key"], context)
+        return Self.redirect("/dashboard", cookie: session.setCookie(session.issue(.key(key.id))))
+    }
+
+    private func adminLogin(user: String, password: String, _ context: ServiceRequestContext) async throws -> Response {
+        guard let admin else {
+            return try await refuse("admin", key: nil, message: "Administrator sign-in is not configured on this server.", context)
+        }
+        // PBKDF2 takes a good fraction of a second of CPU: off the event loops and the Swift
+        // concurrency pool, which serve every other request.
+        let (candidateUser, candidatePassword) = (String(user.prefix(200)), String(password.prefix(1024)))
+        let valid = try await NIOThreadPool.singleton.runIfActive { admin.verify(user: candidateUser, password: candidatePassword) }
+        guard valid else {
+            return try await refuse("admin", key: nil, message: "That user or password is wrong.", context)
+        }
+        try await audit("dashboard.sign_in", key: nil, details: ["method": "admin", "user": .string(admin.user)], context)
+        return Self.redirect("/dashboard", cookie: session.setCookie(session.issue(.admin)))
+    }
+
+    /// A failed sign-in: counted by the throttle, audited (never with what was typed, nor the
+    /// client's address: no raw IP is stored) and answered with the sign-in page.
+    private func refuse(_ method: String, key: APIKey?, message: String, _ context: ServiceRequestContext) async throws -> Response {
+        throttle.recordFailure(context.remoteAddress)
+        try await audit("dashboard.sign_in_failed", key: key, details: ["method": .string(method)], context)
+        return Self.page(DashboardPages.login(error: message, adminEnabled: admin != nil), status: .unauthorized)
+    }
+
+    /// Named query `insert_audit_entry` (AuditLog).
+    private func audit(_ action: String, key: APIKey?, details: JSONValue, _ context: ServiceRequestContext) async throws {
+        try await reports.client.withConnection { connection in
+            try await AuditLog.record(action, target: "dashboard", key: key, requestID: context.requestID, details: details,
+                                      on: connection, logger: context.logger)
+        }
     }
 
     private func signedIn(_ request: Request) async throws -> SignedIn? {
-        guard let cookie = Self.cookie(DashboardSession.cookieName, in: request), let keyID = session.verify(cookie),
-              let scopes = try await data.scopes(keyID: keyID) else { return nil }
+        guard let cookie = Self.cookie(DashboardSession.cookieName, in: request), let subject = session.verify(cookie) else { return nil }
+        let scopes: Set<APIScope>
+        switch subject {
+        case .admin:
+            scopes = [.admin]
+        case .key(let keyID):
+            guard let keyScopes = try await data.scopes(keyID: keyID) else { return nil }
+            scopes = keyScopes
+        }
         let user = SignedIn(cookie: cookie, scopes: scopes)
         return user.allows(.reports) ? user : nil
     }

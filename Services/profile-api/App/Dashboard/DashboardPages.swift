@@ -34,14 +34,29 @@ enum DashboardPages {
             """
     }
 
-    static func login(error: String?) -> String {
+    /// Both ways in: an API key, or the administrator's user and password when one is configured.
+    static func login(error: String?, adminEnabled: Bool) -> String {
         let message = error.map { "<p class=\"error\" id=\"login-error\">\(HTML.escape($0))</p>" } ?? ""
+        let admin = adminEnabled ? """
+            <form method="post" action="/dashboard/login" id="admin-login-form">
+            <h3>With the administrator account</h3>
+            <label for="username">User</label>
+            <input type="text" id="username" name="username" autocomplete="username" required>
+            <label for="password">Password</label>
+            <input type="password" id="password" name="password" autocomplete="current-password" required>
+            <button type="submit">Sign in as administrator</button></form>
+            """ : """
+            <p class="note" id="admin-login-off">Administrator sign-in is off: the operator has not set
+            DASHBOARD_ADMIN_USER and DASHBOARD_ADMIN_PASSWORD_HASH.</p>
+            """
         return layout("Sign in", """
             <section class="panel login"><h2>Sign in</h2>\(message)
             <form method="post" action="/dashboard/login" id="login-form">
+            <h3>With an API key</h3>
             <label for="api_key">API key (scope reports or admin)</label>
-            <input type="password" id="api_key" name="api_key" autocomplete="current-password" required>
-            <button type="submit">Sign in</button></form></section>
+            <input type="password" id="api_key" name="api_key" autocomplete="off" required>
+            <button type="submit">Sign in with the key</button></form>
+            \(admin)</section>
             """, chrome: Chrome(csrf: nil, site: nil))
     }
 

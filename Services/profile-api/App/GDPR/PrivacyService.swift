@@ -116,11 +116,12 @@ struct PrivacyService: Sendable {
         try await client.transaction(logger: logger) { tx -> String? in
             guard let person = try await PersonData.load(profile: id, on: tx, logger: logger) else { return nil }
             let ids = person.anonymousIDs + person.userIDs
+            // search_vector is only an index copy of the fields, which the archive holds already.
             let rows = try await tx.query(
                 """
                 SELECT jsonb_build_object(
                     'generated_at', now(),
-                    'profiles', (SELECT jsonb_agg(to_jsonb(p)) FROM visitor_profiles p WHERE p.id = ANY(\(person.profileTree))),
+                    'profiles', (SELECT jsonb_agg(to_jsonb(p) - 'search_vector') FROM visitor_profiles p WHERE p.id = ANY(\(person.profileTree))),
                     'identities', (SELECT jsonb_agg(to_jsonb(i)) FROM profile_identities i WHERE i.profile_id = ANY(\(person.profileTree))),
                     'events', coalesce((SELECT jsonb_agg(to_jsonb(e) - 'client_ip' ORDER BY e.occurred_at) FROM events e
                                         WHERE e.site_id = \(person.siteID) AND (e.anonymous_id = ANY(\(person.anonymousIDs))

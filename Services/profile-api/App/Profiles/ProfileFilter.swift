@@ -133,56 +133,122 @@ struct ProfileFilter: Sendable {
 
     var cursorCast: String { sort == .createdAt || sort == .lastSeenAt ? "timestamptz" : "int" }
 
-    /// Named query `search_profiles`.
-    func query() throws -> PostgresQuery {
-        var binds = PostgresBindings()
+    /// Whether a condition narrows the matches through its own index (GIN on fields or on the
+    /// search vector, the interest and segment indexes) rather than along the sort order: only
+    /// then is there a plan shape to choose (`SearchPlan`).
+    var hasIndexedConditions: Bool { !fieldEquals.isEmpty || text != nil || interest != nil || category != nil || segment != nil }
+
+    /// Named query `resolve_search_names`: the ids of the interest, category and segment slugs
+    /// (every site's, as the joins on slugs matched before), and the planner's count of profiles.
+    /// Bound as values, the ids let the planner use their statistics (how many profiles hold
+    /// that item) instead of an average over all items.
+    func namesQuery() -> PostgresQuery {
+        """
+        SELECT ARRAY(SELECT id FROM catalog_items WHERE slug = \(interest) ORDER BY id),
+               ARRAY(SELECT id FROM catalog_categories WHERE slug = \(category) ORDER BY id),
+               ARRAY(SELECT id FROM segments WHERE slug = \(segment) ORDER BY id),
+               (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'visitor_profiles'::regclass)
+        """
+    }
+
+    /// Named query `estimate_profile_matches`: the planner's estimate of how many live profiles
+    /// match every condition (EXPLAIN only plans; nothing is read).
+    func estimateQuery(_ names: SearchPlan.Names) throws -> PostgresQuery {
+        var sql = SQLBuilder()
+        let conditions = try conditions(names, &sql, cursor: false)
+        return sql.query("""
+            EXPLAIN (FORMAT JSON) SELECT 1 FROM visitor_profiles p JOIN sites s ON s.id = p.site_id
+            WHERE \(conditions.joined(separator: " AND "))
+            """)
+    }
+
+    /// Named query `search_profiles`, in one of two shapes (see `SearchPlan`): `.walk` reads the
+    /// sort index from the cursor on and tests each profile until a page is full; `.topN` first
+    /// collects every match through the conditions' own indexes (the `OFFSET 0` subquery is
+    /// planned on its own, for all its rows), then sorts them for the page. Both give the same rows.
+    func query(_ names: SearchPlan.Names = .init(), shape: SearchPlan.Shape = .walk) throws -> PostgresQuery {
+        var sql = SQLBuilder()
+        let conditions = try conditions(names, &sql, cursor: true).joined(separator: " AND ")
+        let direction = descending ? "DESC" : "ASC"
+        let limit = try sql.bind(limit + 1)
+        switch shape {
+        case .walk:
+            return sql.query("""
+                SELECT p.id, (\(sortExpression))::text, \(ProfileDocument.select)
+                FROM visitor_profiles p JOIN sites s ON s.id = p.site_id
+                WHERE \(conditions)
+                ORDER BY \(sortExpression) \(direction), p.id \(direction)
+                LIMIT \(limit)
+                """)
+        case .topN:
+            return sql.query("""
+                SELECT p.id, page.sort_key::text, \(ProfileDocument.select)
+                FROM (SELECT m.id, m.sort_key FROM (
+                          SELECT p.id, \(sortExpression) AS sort_key
+                          FROM visitor_profiles p JOIN sites s ON s.id = p.site_id
+                          WHERE \(conditions)
+                          OFFSET 0) m
+                      ORDER BY m.sort_key \(direction), m.id \(direction)
+                      LIMIT \(limit)) page
+                JOIN visitor_profiles p ON p.id = page.id JOIN sites s ON s.id = p.site_id
+                ORDER BY page.sort_key \(direction), page.id \(direction)
+                """)
+        }
+    }
+
+    /// The WHERE conditions over alias `p` (visitor_profiles) and `s` (sites), every value bound.
+    private func conditions(_ names: SearchPlan.Names, _ sql: inout SQLBuilder, cursor withCursor: Bool) throws -> [String] {
         var conditions = ["p.merged_into IS NULL"]
-        func bind(_ value: some PostgresEncodable & Sendable) throws -> String {
+        if let site { conditions.append("s.slug = \(try sql.bind(site))") }
+        if let stage { conditions.append("p.stage = \(try sql.bind(stage))") }
+        if let minLeadScore { conditions.append("p.lead_score >= \(try sql.bind(minLeadScore))") }
+        if let maxLeadScore { conditions.append("p.lead_score <= \(try sql.bind(maxLeadScore))") }
+        if let minEngagementScore { conditions.append("p.engagement_score >= \(try sql.bind(minEngagementScore))") }
+        if !fieldEquals.isEmpty {
+            // Containment uses the GIN index on fields.
+            conditions.append("p.fields @> \(try sql.bind(JSONValue.object(fieldEquals).jsonText))::jsonb")
+        }
+        if interest != nil {
+            conditions.append("""
+                EXISTS (SELECT 1 FROM interests i
+                        WHERE i.profile_id = p.id AND NOT i.negated AND i.catalog_item_id = ANY(\(try sql.bind(names.itemIDs)))
+                          AND i.confidence >= \(try sql.bind(minConfidence)))
+                """)
+        }
+        if category != nil {
+            conditions.append("""
+                EXISTS (SELECT 1 FROM interests i
+                        WHERE i.profile_id = p.id AND NOT i.negated AND i.category_id = ANY(\(try sql.bind(names.categoryIDs)))
+                          AND i.confidence >= \(try sql.bind(minConfidence)))
+                """)
+        }
+        if segment != nil {
+            conditions.append("""
+                EXISTS (SELECT 1 FROM segment_memberships m
+                        WHERE m.profile_id = p.id AND m.left_at IS NULL AND m.segment_id = ANY(\(try sql.bind(names.segmentIDs))))
+                """)
+        }
+        if let seenAfter { conditions.append("p.last_seen_at >= \(try sql.bind(seenAfter))") }
+        if let seenBefore { conditions.append("p.last_seen_at < \(try sql.bind(seenBefore))") }
+        // The stored search_vector (0008) holds profile_search_vector(fields): the same matches,
+        // without recomputing the vector for every profile a walk tests.
+        if let text { conditions.append("p.search_vector @@ plainto_tsquery('simple', \(try sql.bind(text)))") }
+        if withCursor, let cursor {
+            let op = descending ? "<" : ">"
+            conditions.append("(\(sortExpression), p.id) \(op) (\(try sql.bind(cursor.value))::\(cursorCast), \(try sql.bind(cursor.id)))")
+        }
+        return conditions
+    }
+
+    /// Collects bound parameters while SQL text is assembled; the text only ever holds `$n`.
+    private struct SQLBuilder {
+        var binds = PostgresBindings()
+
+        mutating func bind(_ value: some PostgresEncodable & Sendable) throws -> String {
             try binds.append(value, context: .default)
             return "$\(binds.count)"
         }
-        if let site { conditions.append("s.slug = \(try bind(site))") }
-        if let stage { conditions.append("p.stage = \(try bind(stage))") }
-        if let minLeadScore { conditions.append("p.lead_score >= \(try bind(minLeadScore))") }
-        if let maxLeadScore { conditions.append("p.lead_score <= \(try bind(maxLeadScore))") }
-        if let minEngagementScore { conditions.append("p.engagement_score >= \(try bind(minEngagementScore))") }
-        if !fieldEquals.isEmpty {
-            // Containment uses the GIN index on fields.
-            conditions.append("p.fields @> \(try bind(JSONValue.object(fieldEquals).jsonText))::jsonb")
-        }
-        if let interest {
-            conditions.append("""
-                EXISTS (SELECT 1 FROM interests i JOIN catalog_items ci ON ci.id = i.catalog_item_id
-                        WHERE i.profile_id = p.id AND NOT i.negated AND ci.slug = \(try bind(interest)) AND i.confidence >= \(try bind(minConfidence)))
-                """)
-        }
-        if let category {
-            conditions.append("""
-                EXISTS (SELECT 1 FROM interests i JOIN catalog_categories cc ON cc.id = i.category_id
-                        WHERE i.profile_id = p.id AND NOT i.negated AND cc.slug = \(try bind(category)) AND i.confidence >= \(try bind(minConfidence)))
-                """)
-        }
-        if let segment {
-            conditions.append("""
-                EXISTS (SELECT 1 FROM segment_memberships m JOIN segments sg ON sg.id = m.segment_id
-                        WHERE m.profile_id = p.id AND m.left_at IS NULL AND sg.slug = \(try bind(segment)))
-                """)
-        }
-        if let seenAfter { conditions.append("p.last_seen_at >= \(try bind(seenAfter))") }
-        if let seenBefore { conditions.append("p.last_seen_at < \(try bind(seenBefore))") }
-        if let text { conditions.append("profile_search_vector(p.fields) @@ plainto_tsquery('simple', \(try bind(text)))") }
-        if let cursor {
-            let op = descending ? "<" : ">"
-            conditions.append("(\(sortExpression), p.id) \(op) (\(try bind(cursor.value))::\(cursorCast), \(try bind(cursor.id)))")
-        }
-        let direction = descending ? "DESC" : "ASC"
-        let sql = """
-            SELECT p.id, (\(sortExpression))::text, \(ProfileDocument.select)
-            FROM visitor_profiles p JOIN sites s ON s.id = p.site_id
-            WHERE \(conditions.joined(separator: " AND "))
-            ORDER BY \(sortExpression) \(direction), p.id \(direction)
-            LIMIT \(try bind(limit + 1))
-            """
-        return PostgresQuery(unsafeSQL: sql, binds: binds)
+
+        func query(_ sql: String) -> PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
     }
 }

@@ -42,7 +42,30 @@ struct ProfileRepository: Sendable {
     }
 
     func search(_ filter: ProfileFilter) async throws -> (documents: [String], next: String?) {
-        let rows = try await client.query(try filter.query(), logger: logger)
+        let (names, shape) = try await plan(filter)
+        return try await search(filter, names: names, shape: shape)
+    }
+
+    /// The resolved slugs and the shape of the search (see `SearchPlan`): two short statements
+    /// before it, only for searches with an indexed condition.
+    func plan(_ filter: ProfileFilter) async throws -> (SearchPlan.Names, SearchPlan.Shape) {
+        guard filter.hasIndexedConditions else { return (SearchPlan.Names(), .walk) }
+        var names = SearchPlan.Names()
+        for try await (items, categories, segments, profiles) in try await client.query(filter.namesQuery(), logger: logger)
+            .decode(([Int64], [Int64], [Int64], Double?).self) {
+            names = SearchPlan.Names(itemIDs: items, categoryIDs: categories, segmentIDs: segments, profiles: profiles ?? 0)
+        }
+        var estimate: Double?
+        for try await json in try await client.query(try filter.estimateQuery(names), logger: logger).decode(String.self) {
+            estimate = SearchPlan.estimatedRows(explain: json)
+        }
+        guard let estimate else { return (names, .walk) }
+        return (names, SearchPlan.shape(estimatedMatches: estimate, profiles: names.profiles, pageSize: filter.limit + 1))
+    }
+
+    /// Named query `search_profiles` in the given shape (tests run both on the same data).
+    func search(_ filter: ProfileFilter, names: SearchPlan.Names, shape: SearchPlan.Shape) async throws -> (documents: [String], next: String?) {
+        let rows = try await client.query(try filter.query(names, shape: shape), logger: logger)
         var page: [(UUID, String, String)] = []
         for try await row in rows.decode((UUID, String, String).self) { page.append(row) }
         var next: String?
