@@ -12,6 +12,21 @@ public enum QueueShards {
         }
         return Int16(hash % UInt64(count))
     }
+
+    /// Which of an event's ids is its visitor key.
+    public enum VisitorKeySource: Sendable { case anonymousID, aliasPreviousID, userID }
+
+    /// The id an event is sharded by, so that one worker applies a visitor's events in order: the
+    /// anonymous id; for an alias without one, the id it replaces (usually that visitor's anonymous
+    /// id, so it goes with the visitor's other events); else the user id. The collector shards by
+    /// it and the engine defers by it: both must agree.
+    public static func visitorKey(type: String, anonymousID: String?, userID: String?, previousID: String?)
+        -> (source: VisitorKeySource, value: String)? {
+        if let anonymousID { return (.anonymousID, anonymousID) }
+        if type == "alias", let previousID { return (.aliasPreviousID, previousID) }
+        if let userID { return (.userID, userID) }
+        return nil
+    }
 }
 
 /// The LISTEN/NOTIFY channel on which collectors wake engines (at most a few times a second).

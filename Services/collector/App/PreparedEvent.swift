@@ -23,9 +23,9 @@ struct PreparedEvent: Sendable {
     var isBot: Bool
     var consent: JSONValue?
 
-    /// An alias usually names the anonymous id it replaces, so it goes with that visitor's other events.
     var shard: Int16 {
-        QueueShards.shard(siteID: siteID, visitor: anonymousID ?? (type == "alias" ? previousID : nil) ?? userID)
+        QueueShards.shard(siteID: siteID, visitor: QueueShards.visitorKey(
+            type: type, anonymousID: anonymousID, userID: userID, previousID: previousID)?.value)
     }
 
     static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

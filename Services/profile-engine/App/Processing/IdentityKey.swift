@@ -20,8 +20,8 @@ struct IdentityKey: Hashable, Sendable {
 
     /// True if this is the key `event` is sharded by: only the worker holding that shard can create it.
     func isShardKey(of event: StoredEvent) -> Bool {
-        guard siteID == event.siteID, let visitor = event.visitorKey, value == visitor else { return false }
-        return kind == (event.anonymousID != nil || event.type == "alias" && event.previousID == visitor ? .anonymousID : .userID)
+        guard siteID == event.siteID, let visitor = event.visitor, value == visitor.value else { return false }
+        return kind == (visitor.source == .userID ? .userID : .anonymousID)
     }
 
     var row: JSONValue {

@@ -32,9 +32,12 @@ struct StoredEvent: Sendable {
     /// The key that groups a visitor's device-level activity (sessions): the anonymous id, else the user id.
     var deviceKey: String? { anonymousID ?? userID }
 
-    /// The key the collector shards the event by (`PreparedEvent`): all events with one visitor key
-    /// are applied by one worker at a time, in order.
-    var visitorKey: String? { anonymousID ?? (type == "alias" ? previousID : nil) ?? userID }
+    /// The key the collector shards the event by (`QueueShards.visitorKey`): all events with one
+    /// visitor key are applied by one worker at a time, in order.
+    var visitor: (source: QueueShards.VisitorKeySource, value: String)? {
+        QueueShards.visitorKey(type: type, anonymousID: anonymousID, userID: userID, previousID: previousID)
+    }
+    var visitorKey: String? { visitor?.value }
 
     static func decodeObject(_ text: String?) -> [String: JSONValue] {
         guard let text, let value = try? JSONValue.parse(text) else { return [:] }
