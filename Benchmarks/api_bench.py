@@ -174,6 +174,7 @@ def main():
     parser.add_argument("--index-migration", default="sql/0006_api_hardening.sql", help="migration whose CREATE INDEXes are compared")
     parser.add_argument("--no-compare", action="store_true", help="measure with every index only")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running (prints its URL)")
+    parser.add_argument("--shared-buffers", help="PostgreSQL shared_buffers for the throwaway cluster (default: scripts/lib/pg.sh's 256MB)")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
 
@@ -188,6 +189,12 @@ def main():
     os.chmod(cluster, 0o755)
     port = bash_pg("pg_free_port")
     bash_pg(f"pg_require_binaries; pg_start_cluster {cluster} {port}")
+    if args.shared_buffers:
+        # The last setting in postgresql.conf wins; shared_buffers needs a restart.
+        with open(f"{cluster}/data/postgresql.conf", "a") as conf:
+            conf.write(f"shared_buffers = {args.shared_buffers}\n")
+        bash_pg(f"pg_stop_cluster {cluster}; pg_start_cluster {cluster} {port}")
+    load_before = os.getloadavg()[0]
     server = f"postgres://postgres@127.0.0.1:{port}"
     url = f"{server}/apibench"
     env = {"PATH": os.environ["PATH"], "DATABASE_URL": url, "SQL_DIR": str(ROOT / "sql"),
@@ -314,8 +321,8 @@ def main():
         with open(RESULTS, "a") as out:
             out.write(f"\n## Profile API — {datetime.date.today().isoformat()}, commit {commit}{' (with uncommitted changes)' if dirty else ''}\n\n")
             out.write(f"Machine: {os.cpu_count()} cores ({cpu}), {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
-                      "shared with other builds while measuring (figures are pessimistic); PostgreSQL 15, the API and wrk on the same "
-                      f"machine. {args.profiles:,} profiles generated in {generation:.0f} s (database {size}). Command: "
+                      f"load average {load_before:.1f} when the run began; PostgreSQL 15 (shared_buffers {args.shared_buffers or '256MB'}), "
+                      f"the API and wrk on the same machine. {args.profiles:,} profiles generated in {generation:.0f} s (database {size}). Command: "
                       "`python3 Benchmarks/api_bench.py " + " ".join(sys.argv[1:]) + "`\n\n" + table + "\n" + plans + "\n")
 
 

@@ -123,6 +123,11 @@ struct ProfileSearchPlanTests {
         #expect(SearchPlan.shape(estimatedMatches: 0, profiles: 0, pageSize: 51) == .topN)
         #expect(SearchPlan.estimatedRows(explain: #"[{"Plan": {"Node Type": "Limit", "Plan Rows": 1234}}]"#) == 1234)
         #expect(SearchPlan.estimatedRows(explain: "not json") == nil)
+        // At the count cap the shape is a walk, just under it still a collection.
+        let cap = SearchPlan.countCap(profiles: 1_000_000, pageSize: 51)
+        #expect(SearchPlan.shape(estimatedMatches: Double(cap), profiles: 1_000_000, pageSize: 51) == .walk)
+        #expect(SearchPlan.shape(estimatedMatches: Double(cap - 100), profiles: 1_000_000, pageSize: 51) == .topN)
+        #expect(SearchPlan.countCap(profiles: 0, pageSize: 51) == 1_000)
 
         try await TestDatabase.with { db in
             try await Self.seed(db)
@@ -136,6 +141,10 @@ struct ProfileSearchPlanTests {
             #expect(try await shape(["fields.country": "DK", "fields.industry": "media", "q": "weber", "interest": "drill", "limit": "7"]) == .topN)
             #expect(try await shape(["q": "weber", "limit": "7"]) == .walk)
             #expect(try await shape(["stage": "mql", "limit": "7"]) == .walk)
+            // A fields condition is counted, not estimated (the planner's estimate is the same for
+            // every value): a quarter of the profiles walks, no match collects.
+            #expect(try await shape(["fields.country": "FR", "limit": "7"]) == .walk)
+            #expect(try await shape(["fields.country": "XX", "limit": "7"]) == .topN)
             let names = try await repository.plan(try ProfileFilter(query: ["interest": "drill", "segment": "hot"], registry: repository.registry)).0
             #expect(names.itemIDs == [1, 3] && names.segmentIDs == [1, 2] && names.profiles == 260)
         }

@@ -162,6 +162,18 @@ struct ProfileFilter: Sendable {
             """)
     }
 
+    /// Named query `count_profile_matches`: how many live profiles match every condition, counted
+    /// up to `cap` (at the cap, walking is the cheaper shape whatever the rest; see `SearchPlan`).
+    func cappedCountQuery(_ names: SearchPlan.Names, cap: Int) throws -> PostgresQuery {
+        var sql = SQLBuilder()
+        let conditions = try conditions(names, &sql, cursor: false)
+        let limit = try sql.bind(cap)
+        return sql.query("""
+            SELECT count(*) FROM (SELECT 1 FROM visitor_profiles p JOIN sites s ON s.id = p.site_id
+                                  WHERE \(conditions.joined(separator: " AND ")) LIMIT \(limit)) m
+            """)
+    }
+
     /// Named query `search_profiles`, in one of two shapes (see `SearchPlan`): `.walk` reads the
     /// sort index from the cursor on and tests each profile until a page is full; `.topN` first
     /// collects every match through the conditions' own indexes (the `OFFSET 0` subquery is

@@ -55,6 +55,16 @@ struct ProfileRepository: Sendable {
             .decode(([Int64], [Int64], [Int64], Double?).self) {
             names = SearchPlan.Names(itemIDs: items, categoryIDs: categories, segmentIDs: segments, profiles: profiles ?? 0)
         }
+        if !filter.fieldEquals.isEmpty {
+            // PostgreSQL keeps no statistics inside JSONB documents: its estimate for `fields @>`
+            // is the same fraction of the table whatever the values, so these matches are counted.
+            let cap = SearchPlan.countCap(profiles: names.profiles, pageSize: filter.limit + 1)
+            var count = cap
+            for try await n in try await client.query(try filter.cappedCountQuery(names, cap: cap), logger: logger).decode(Int.self) {
+                count = n
+            }
+            return (names, SearchPlan.shape(estimatedMatches: Double(count), profiles: names.profiles, pageSize: filter.limit + 1))
+        }
         var estimate: Double?
         for try await json in try await client.query(try filter.estimateQuery(names), logger: logger).decode(String.self) {
             estimate = SearchPlan.estimatedRows(explain: json)

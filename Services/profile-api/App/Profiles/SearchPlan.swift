@@ -37,6 +37,14 @@ enum SearchPlan {
         return matches * collectedRowCost < Double(pageSize) * max(profiles, matches) / matches ? .topN : .walk
     }
 
+    /// How far to count the matches of a condition the planner cannot estimate (a `fields`
+    /// containment): from this many matches on, `shape` walks whatever the true number, so
+    /// counting further would only cost. At least 1,000, so a table whose statistics are not
+    /// gathered yet is still counted usefully.
+    static func countCap(profiles: Double, pageSize: Int) -> Int {
+        max(1_000, Int((Double(pageSize) * max(profiles, 0) / collectedRowCost).squareRoot()) + 1)
+    }
+
     /// "Plan Rows" of the top node of an `EXPLAIN (FORMAT JSON)` answer.
     static func estimatedRows(explain json: String) -> Double? {
         guard let plans = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]],
