@@ -162,22 +162,12 @@ struct ProfileFilter: Sendable {
             """)
     }
 
-    /// Named query `count_profile_matches`: how many live profiles match every condition, counted
-    /// up to `cap` (at the cap, walking is the cheaper shape whatever the rest; see `SearchPlan`).
-    func cappedCountQuery(_ names: SearchPlan.Names, cap: Int) throws -> PostgresQuery {
-        var sql = SQLBuilder()
-        let conditions = try conditions(names, &sql, cursor: false)
-        let limit = try sql.bind(cap)
-        return sql.query("""
-            SELECT count(*) FROM (SELECT 1 FROM visitor_profiles p JOIN sites s ON s.id = p.site_id
-                                  WHERE \(conditions.joined(separator: " AND ")) LIMIT \(limit)) m
-            """)
-    }
-
-    /// Named query `search_profiles`, in one of two shapes (see `SearchPlan`): `.walk` reads the
+    /// Named query `search_profiles`, in one of three shapes (see `SearchPlan`): `.walk` reads the
     /// sort index from the cursor on and tests each profile until a page is full; `.topN` first
     /// collects every match through the conditions' own indexes (the `OFFSET 0` subquery is
-    /// planned on its own, for all its rows), then sorts them for the page. Both give the same rows.
+    /// planned on its own, for all its rows), then sorts them for the page; `.collectUpTo(n)`
+    /// collects at most n. Every row also carries how many matches were collected (0 for a walk):
+    /// a capped collection that reached its cap may have left matches out, and must be walked.
     func query(_ names: SearchPlan.Names = .init(), shape: SearchPlan.Shape = .walk) throws -> PostgresQuery {
         var sql = SQLBuilder()
         let conditions = try conditions(names, &sql, cursor: true).joined(separator: " AND ")
@@ -186,20 +176,22 @@ struct ProfileFilter: Sendable {
         switch shape {
         case .walk:
             return sql.query("""
-                SELECT p.id, (\(sortExpression))::text, \(ProfileDocument.select)
+                SELECT p.id, (\(sortExpression))::text, \(ProfileDocument.select), 0::bigint
                 FROM visitor_profiles p JOIN sites s ON s.id = p.site_id
                 WHERE \(conditions)
                 ORDER BY \(sortExpression) \(direction), p.id \(direction)
                 LIMIT \(limit)
                 """)
-        case .topN:
+        case .topN, .collectUpTo:
+            var cap = "OFFSET 0"
+            if case .collectUpTo(let n) = shape { cap = "LIMIT \(try sql.bind(n))" }
             return sql.query("""
-                SELECT p.id, page.sort_key::text, \(ProfileDocument.select)
-                FROM (SELECT m.id, m.sort_key FROM (
+                SELECT p.id, page.sort_key::text, \(ProfileDocument.select), page.collected
+                FROM (SELECT m.id, m.sort_key, count(*) OVER () AS collected FROM (
                           SELECT p.id, \(sortExpression) AS sort_key
                           FROM visitor_profiles p JOIN sites s ON s.id = p.site_id
                           WHERE \(conditions)
-                          OFFSET 0) m
+                          \(cap)) m
                       ORDER BY m.sort_key \(direction), m.id \(direction)
                       LIMIT \(limit)) page
                 JOIN visitor_profiles p ON p.id = page.id JOIN sites s ON s.id = p.site_id

@@ -57,13 +57,9 @@ struct ProfileRepository: Sendable {
         }
         if !filter.fieldEquals.isEmpty {
             // PostgreSQL keeps no statistics inside JSONB documents: its estimate for `fields @>`
-            // is the same fraction of the table whatever the values, so these matches are counted.
-            let cap = SearchPlan.countCap(profiles: names.profiles, pageSize: filter.limit + 1)
-            var count = cap
-            for try await n in try await client.query(try filter.cappedCountQuery(names, cap: cap), logger: logger).decode(Int.self) {
-                count = n
-            }
-            return (names, SearchPlan.shape(estimatedMatches: Double(count), profiles: names.profiles, pageSize: filter.limit + 1))
+            // is the same fraction of the table whatever the values, so the search collects the
+            // matches up to the count from which walking is cheaper, and walks if there are more.
+            return (names, .collectUpTo(SearchPlan.countCap(profiles: names.profiles, pageSize: filter.limit + 1)))
         }
         var estimate: Double?
         for try await json in try await client.query(try filter.estimateQuery(names), logger: logger).decode(String.self) {
@@ -77,7 +73,14 @@ struct ProfileRepository: Sendable {
     func search(_ filter: ProfileFilter, names: SearchPlan.Names, shape: SearchPlan.Shape) async throws -> (documents: [String], next: String?) {
         let rows = try await client.query(try filter.query(names, shape: shape), logger: logger)
         var page: [(UUID, String, String)] = []
-        for try await row in rows.decode((UUID, String, String).self) { page.append(row) }
+        var collected = 0
+        for try await (id, sortKey, document, count) in rows.decode((UUID, String, String, Int).self) {
+            page.append((id, sortKey, document))
+            collected = count
+        }
+        if case .collectUpTo(let cap) = shape, collected >= cap {
+            return try await search(filter, names: names, shape: .walk)
+        }
         var next: String?
         if page.count > filter.limit {
             page.removeLast()

@@ -16,6 +16,8 @@ import Foundation
 enum SearchPlan {
     enum Shape: Equatable, Sendable {
         case walk, topN
+        /// Collect at most this many matches, sorting them for the page; walk if there are more.
+        case collectUpTo(Int)
     }
 
     /// Slugs resolved to ids before the search (see `ProfileFilter.namesQuery`).
@@ -37,10 +39,10 @@ enum SearchPlan {
         return matches * collectedRowCost < Double(pageSize) * max(profiles, matches) / matches ? .topN : .walk
     }
 
-    /// How far to count the matches of a condition the planner cannot estimate (a `fields`
-    /// containment): from this many matches on, `shape` walks whatever the true number, so
-    /// counting further would only cost. At least 1,000, so a table whose statistics are not
-    /// gathered yet is still counted usefully.
+    /// How many matches to collect for a condition the planner cannot estimate (a `fields`
+    /// containment): from this many on, `shape` walks whatever the true number, so collecting
+    /// further would only cost. At least 1,000, so a table whose statistics are not gathered yet
+    /// is still collected usefully.
     static func countCap(profiles: Double, pageSize: Int) -> Int {
         max(1_000, Int((Double(pageSize) * max(profiles, 0) / collectedRowCost).squareRoot()) + 1)
     }
