@@ -61,10 +61,9 @@ struct ProfileSearchPlanTests {
         ["interest": "no-such-item"],
     ]
 
-    /// Pages through `query` in both shapes at once, inserting a new matching-looking profile
-    /// after every page; returns the ids seen (the same in both shapes, or the test fails).
+    /// Pages through `query` in every shape at once, inserting a new matching-looking profile
+    /// after every page; returns the ids seen (the same in every shape, or the test fails).
     static func pageThrough(_ query: [String: String], _ repository: ProfileRepository, _ db: TestDatabase) async throws -> [String] {
-        func walkNextOf(_ page: (documents: [String], next: String?)) -> ProfileFilter.Cursor? { page.next.flatMap(ProfileFilter.Cursor.init(token:)) }
         var filter = try ProfileFilter(query: query.merging(["limit": "7"]) { $1 }, registry: repository.registry)
         let (names, _) = try await repository.plan(filter)
         var seen: [String] = []
@@ -73,14 +72,14 @@ struct ProfileSearchPlanTests {
             let walk = try await repository.search(filter, names: names, shape: .walk)
             let topN = try await repository.search(filter, names: names, shape: .topN)
             #expect(walk.documents == topN.documents, "\(query) page \(pages)")
+            // The same cursor (its token is JSON whose key order may vary).
+            let (walkNext, topNNext) = (walk.next.flatMap(ProfileFilter.Cursor.init(token:)), topN.next.flatMap(ProfileFilter.Cursor.init(token:)))
+            #expect(walkNext?.value == topNNext?.value && walkNext?.id == topNNext?.id, "\(query) page \(pages)")
             // A cap of 10 is reached by the longer searches (then walked) and not by the last pages.
             let capped = try await repository.search(filter, names: names, shape: .collectUpTo(10))
             let cappedNext = capped.next.flatMap(ProfileFilter.Cursor.init(token:))
             #expect(walk.documents == capped.documents, "\(query) page \(pages), capped")
-            #expect(walkNextOf(walk)?.value == cappedNext?.value && walkNextOf(walk)?.id == cappedNext?.id, "\(query) page \(pages), capped")
-            // The same cursor (its token is JSON whose key order may vary).
-            let (walkNext, topNNext) = (walk.next.flatMap(ProfileFilter.Cursor.init(token:)), topN.next.flatMap(ProfileFilter.Cursor.init(token:)))
-            #expect(walkNext?.value == topNNext?.value && walkNext?.id == topNNext?.id, "\(query) page \(pages)")
+            #expect(walkNext?.value == cappedNext?.value && walkNext?.id == cappedNext?.id, "\(query) page \(pages), capped")
             seen += walk.documents.map { document in
                 (try? JSONDecoder().decode(JSONValue.self, from: Data(document.utf8)))?.objectValue?["id"]?.stringValue ?? "?"
             }
@@ -129,11 +128,11 @@ struct ProfileSearchPlanTests {
         #expect(SearchPlan.shape(estimatedMatches: 0, profiles: 0, pageSize: 51) == .topN)
         #expect(SearchPlan.estimatedRows(explain: #"[{"Plan": {"Node Type": "Limit", "Plan Rows": 1234}}]"#) == 1234)
         #expect(SearchPlan.estimatedRows(explain: "not json") == nil)
-        // At the count cap the shape is a walk, just under it still a collection.
-        let cap = SearchPlan.countCap(profiles: 1_000_000, pageSize: 51)
+        // At the collection cap the shape is a walk, just under it still a collection.
+        let cap = SearchPlan.collectionCap(profiles: 1_000_000, pageSize: 51)
         #expect(SearchPlan.shape(estimatedMatches: Double(cap), profiles: 1_000_000, pageSize: 51) == .walk)
         #expect(SearchPlan.shape(estimatedMatches: Double(cap - 100), profiles: 1_000_000, pageSize: 51) == .topN)
-        #expect(SearchPlan.countCap(profiles: 0, pageSize: 51) == 1_000)
+        #expect(SearchPlan.collectionCap(profiles: 0, pageSize: 51) == 1_000)
 
         try await TestDatabase.with { db in
             try await Self.seed(db)

@@ -59,7 +59,7 @@ struct ProfileRepository: Sendable {
             // PostgreSQL keeps no statistics inside JSONB documents: its estimate for `fields @>`
             // is the same fraction of the table whatever the values, so the search collects the
             // matches up to the count from which walking is cheaper, and walks if there are more.
-            return (names, .collectUpTo(SearchPlan.countCap(profiles: names.profiles, pageSize: filter.limit + 1)))
+            return (names, .collectUpTo(SearchPlan.collectionCap(profiles: names.profiles, pageSize: filter.limit + 1)))
         }
         var estimate: Double?
         for try await json in try await client.query(try filter.estimateQuery(names), logger: logger).decode(String.self) {

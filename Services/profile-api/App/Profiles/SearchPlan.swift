@@ -43,7 +43,7 @@ enum SearchPlan {
     /// containment): from this many on, `shape` walks whatever the true number, so collecting
     /// further would only cost. At least 1,000, so a table whose statistics are not gathered yet
     /// is still collected usefully.
-    static func countCap(profiles: Double, pageSize: Int) -> Int {
+    static func collectionCap(profiles: Double, pageSize: Int) -> Int {
         max(1_000, Int((Double(pageSize) * max(profiles, 0) / collectedRowCost).squareRoot()) + 1)
     }
 
