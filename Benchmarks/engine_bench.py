@@ -131,6 +131,9 @@ def drain(args, bin_dir, server, base_env):
         # Only the tables the backlog filled: statistics of an empty `sessions` would make every
         # connection plan its foreign-key checks as sequential scans (see the engine findings).
         conn.execute("VACUUM ANALYZE events, event_queue")
+        if args.statements:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("SELECT pg_stat_statements_reset()")
     total = args.visitors * 10
     engines = []
     pg_cpu_before = cluster_cpu(args.datadir)
@@ -138,20 +141,24 @@ def drain(args, bin_dir, server, base_env):
     for index in range(args.engines):
         engine_env = dict(env, ENGINE_PORT=str(free_port()), ENGINE_WORKERS=str(args.workers), ENGINE_BATCH_SIZE=str(args.batch))
         engines.append(start(bin_dir / "profile-engine", engine_env, f"/tmp/bench-engine-{index}.log"))
-    samples = []
+    # The probes are index lookups, not count(*): counting a million-row queue every second took
+    # ~2% of the drain's database time away from the engines.
+    first = None
     with psycopg.connect(url, autocommit=True) as conn:
         while True:
-            left = conn.execute("SELECT count(*) FROM event_queue").fetchone()[0]
-            samples.append((time.time(), left))
-            if left == 0:
+            now = time.time()
+            # Start the clock at the first committed batch (process start-up is not throughput).
+            if first is None and conn.execute("SELECT EXISTS (SELECT 1 FROM engagement_metrics)").fetchone()[0]:
+                first = now
+            if conn.execute("SELECT id FROM event_queue ORDER BY id LIMIT 1").fetchone() is None:
                 break
-            if time.time() - started > args.timeout:
-                raise RuntimeError(f"backlog not drained after {args.timeout}s ({left} left)")
-            time.sleep(1)
-        # Start the clock at the first applied event (process start-up is not throughput).
-        first = next((t for t, left in samples if left < total), samples[-1][0])
-        elapsed = samples[-1][0] - first
+            if now - started > args.timeout:
+                raise RuntimeError(f"backlog not drained after {args.timeout}s")
+            time.sleep(0.2 if first is None else 0.5)
+        elapsed = now - (first or now)
         profiles = conn.execute("SELECT count(*) FROM visitor_profiles WHERE merged_into IS NULL").fetchone()[0]
+        if args.statements:
+            print_statements(conn, args.statements, total)
     engine_cpu = sum(process_cpu(engine.pid) for engine in engines)
     pg_cpu = cluster_cpu(args.datadir) - pg_cpu_before
     for engine in engines:
@@ -159,6 +166,19 @@ def drain(args, bin_dir, server, base_env):
         engine.wait(timeout=30)
     return {"events": total, "seconds": elapsed, "events_per_s": total / elapsed if elapsed > 0 else float("nan"), "profiles": profiles,
             "engine_us": engine_cpu / total * 1e6, "postgres_us": pg_cpu / total * 1e6}
+
+
+def print_statements(conn, limit, events):
+    """The statements the drain spent its database time on (pg_stat_statements), costliest first."""
+    rows = conn.execute(
+        "SELECT total_exec_time, calls, rows, sum(total_exec_time) OVER (), regexp_replace(query, '\\s+', ' ', 'g') "
+        "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "ORDER BY total_exec_time DESC LIMIT %s", (limit,)).fetchall()
+    if not rows:
+        return
+    log(f"database time: {rows[0][3] / 1000:,.1f} s in all; top {limit} statements (µs per event, share, calls, rows):")
+    for total_ms, calls, count, all_ms, query in rows:
+        log(f"  {total_ms * 1000 / events:7.1f} µs {total_ms / all_ms:6.1%} {calls:>9,} {count:>10,}  {query[:240]}")
 
 
 def freshness(args, bin_dir, server, base_env):
@@ -261,6 +281,9 @@ def main():
     parser.add_argument("--warmup", type=float, default=5, help="seconds of load before the freshness run, followed by ANALYZE")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--statements", type=int, default=0, metavar="N",
+                        help="after the drain, print the N statements that took the most database time (pg_stat_statements)")
+    parser.add_argument("--drain-only", action="store_true", help="skip the freshness run")
     args = parser.parse_args()
 
     if not args.no_build:
@@ -274,6 +297,10 @@ def main():
     os.chmod(cluster, 0o755)
     port = bash_pg("pg_free_port")
     bash_pg(f"pg_require_binaries; pg_start_cluster {cluster} {port}")
+    if args.statements:
+        with open(f"{cluster}/data/postgresql.conf", "a") as conf:
+            conf.write("shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n")
+        bash_pg(f"pg_stop_cluster {cluster}; pg_start_cluster {cluster} {port}")
     server = f"postgres://postgres@127.0.0.1:{port}"
     args.datadir = f"{cluster}/data"
     base_env = {"PATH": os.environ["PATH"], "SQL_DIR": str(ROOT / "sql"), "PROFILE_FIELDS_FILE": str(ROOT / "config/profile_fields.yaml"),
@@ -281,11 +308,15 @@ def main():
                 "LOG_LEVEL": "warning", "DATABASE_POOL_SIZE": "20"}
     try:
         drained = drain(args, bin_dir, server, base_env)
-        fresh = freshness(args, bin_dir, server, base_env)
+        fresh = None if args.drain_only else freshness(args, bin_dir, server, base_env)
     finally:
         bash_pg(f"pg_stop_cluster {cluster}")
         subprocess.run(["rm", "-rf", cluster])
 
+    if fresh is None:
+        print(f"drained {drained['events']:,} events in {drained['seconds']:.0f} s: {drained['events_per_s']:,.0f} events/s; "
+              f"CPU per event: engine {drained['engine_us']:.0f} µs, PostgreSQL {drained['postgres_us']:.0f} µs (not recorded)")
+        return
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True).stdout.strip()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     table = "\n".join([

@@ -31,13 +31,14 @@ public enum EngineService: ServiceEntry {
         let listener = NotificationListener(database: environment.common.database, channel: QueueChannel.eventsQueued, signal: signal,
                                             logger: environment.logger)
         let maintenance = PartitionMaintenance(client: client, logger: environment.logger)
+        let statistics = GrowingTableStatistics(client: client, logger: environment.logger)
         let segments = SegmentMaintenance(client: client, builtins: try BuiltinSegments.load(path: config.segmentsFile), processor: processor,
                                           logger: environment.logger)
         let analytics = AnalyticsMaintenance(rollups: AnalyticsRollups(client: client, logger: environment.logger),
                                              timeZones: config.analyticsTimeZones, intervalSeconds: config.analyticsRefreshSeconds,
                                              days: config.analyticsRefreshDays, logger: environment.logger)
         return environment.makeApplication(router: router, port: config.port, client: client,
-                                           services: [listener, maintenance, segments, analytics] + workers)
+                                           services: [listener, maintenance, statistics, segments, analytics] + workers)
     }
 
     public static func serve(_ environment: ServiceEnvironment) async throws {
