@@ -107,6 +107,16 @@ def cluster_cpu(datadir):
     return total
 
 
+def cpu_probe():
+    """Seconds for a fixed 10M-step Python loop: this machine is a VM whose speed varies with its
+    host's load (0.67 s to 1.16 s within minutes was seen), so each record says how fast it was."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
@@ -306,6 +316,7 @@ def main():
     base_env = {"PATH": os.environ["PATH"], "SQL_DIR": str(ROOT / "sql"), "PROFILE_FIELDS_FILE": str(ROOT / "config/profile_fields.yaml"),
                 "LEAD_SCORING_FILE": str(ROOT / "config/lead_scoring.yaml"), "SEGMENTS_FILE": str(ROOT / "config/segments.yaml"),
                 "LOG_LEVEL": "warning", "DATABASE_POOL_SIZE": "20"}
+    probe_before = cpu_probe()
     try:
         drained = drain(args, bin_dir, server, base_env)
         fresh = None if args.drain_only else freshness(args, bin_dir, server, base_env)
@@ -313,6 +324,9 @@ def main():
         bash_pg(f"pg_stop_cluster {cluster}")
         subprocess.run(["rm", "-rf", cluster])
 
+    probe_after = cpu_probe()
+    probes = f"CPU probe (10M-step Python loop, lower is faster): {probe_before:.2f} s before, {probe_after:.2f} s after"
+    log(probes)
     if fresh is None:
         print(f"drained {drained['events']:,} events in {drained['seconds']:.0f} s: {drained['events_per_s']:,.0f} events/s; "
               f"CPU per event: engine {drained['engine_us']:.0f} µs, PostgreSQL {drained['postgres_us']:.0f} µs (not recorded)")
@@ -336,7 +350,7 @@ def main():
         with open(RESULTS, "a") as out:
             out.write(f"\n## Profile engine — {datetime.date.today().isoformat()}, commit {commit}\n\n")
             out.write(f"Machine: {os.cpu_count()} cores ({cpu}), {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB; "
-                      "PostgreSQL 15 on the same machine (fsync on). Command: `python3 Benchmarks/engine_bench.py "
+                      "PostgreSQL 15 on the same machine (fsync on). " + probes + ". Command: `python3 Benchmarks/engine_bench.py "
                       + " ".join(sys.argv[1:]) + "`\n\n" + table + "\n")
 
 

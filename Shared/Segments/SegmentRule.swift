@@ -145,7 +145,9 @@ public indirect enum SegmentRule: Sendable, Equatable {
             return compare("(SELECT m.\(name)::float8 FROM engagement_metrics m WHERE m.profile_id = p.id)", op, "\(try bind(value))::float8")
         case .pageViews(let pattern, let minViews, let withinDays):
             let window = try withinDays.map { " AND v.viewed_at > now() - \(try bind(Int32($0))) * interval '1 day'" } ?? ""
-            return "(SELECT count(*) FROM page_views v WHERE v.profile_id = p.id AND v.path ~ \(try bind(pattern))\(window)) >= \(try bind(minViews))"
+            // Counting stops at min_views: a visitor with hundreds of page views is not read to the end.
+            let needed = try bind(max(minViews, 0))  // a negative minimum means "any", as 0 does
+            return "(SELECT count(*) FROM (SELECT FROM page_views v WHERE v.profile_id = p.id AND v.path ~ \(try bind(pattern))\(window) LIMIT \(needed)) v) >= \(needed)"
         case .lastSeenWithinDays(let days):
             return "p.last_seen_at > now() - \(try bind(Int32(days))) * interval '1 day'"
         case .inactiveForDays(let days):
