@@ -293,6 +293,8 @@ def main():
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--statements", type=int, default=0, metavar="N",
                         help="after the drain, print the N statements that took the most database time (pg_stat_statements)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an extra environment variable for the services (repeatable), e.g. ENGINE_SYNCHRONOUS_COMMIT=true")
     parser.add_argument("--drain-only", action="store_true", help="skip the freshness run")
     args = parser.parse_args()
 
@@ -316,6 +318,7 @@ def main():
     base_env = {"PATH": os.environ["PATH"], "SQL_DIR": str(ROOT / "sql"), "PROFILE_FIELDS_FILE": str(ROOT / "config/profile_fields.yaml"),
                 "LEAD_SCORING_FILE": str(ROOT / "config/lead_scoring.yaml"), "SEGMENTS_FILE": str(ROOT / "config/segments.yaml"),
                 "LOG_LEVEL": "warning", "DATABASE_POOL_SIZE": "20"}
+    base_env.update(item.split("=", 1) for item in args.env)
     probe_before = cpu_probe()
     try:
         drained = drain(args, bin_dir, server, base_env)

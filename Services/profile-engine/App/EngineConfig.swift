@@ -18,6 +18,13 @@ public struct EngineConfig: Sendable {
     /// A batch still unfinished after this long is abandoned and the worker goes on (a database call
     /// that never answers must not stop the worker for good; see `withDeadline`).
     public var batchDeadlineSeconds: Int
+    /// Whether a batch's commit waits for its WAL to reach disk. Off by default: the batch applies
+    /// events and deletes their queue rows in one transaction, so a PostgreSQL crash that undoes the
+    /// last commits also brings their queue rows back, and the events are applied again (nothing is
+    /// lost and nothing is applied twice; readers and webhooks may have seen the undone changes,
+    /// at most wal_writer_delay x 3 of them, and see them again). The collector's commits, which
+    /// answer clients, stay synchronous whatever this says.
+    public var synchronousCommit: Bool
     /// How long a visitor may be inactive before the next page view starts a new session.
     public var sessionTimeoutMinutes: Int
     /// The lead scoring rules and qualification stages.
@@ -39,6 +46,7 @@ public struct EngineConfig: Sendable {
         maxAttempts = try env.int("ENGINE_MAX_ATTEMPTS", default: 8, range: 1...100)
         retryBaseMilliseconds = try env.int("ENGINE_RETRY_BASE_MS", default: 1000, range: 1...3_600_000)
         batchDeadlineSeconds = try env.int("ENGINE_BATCH_DEADLINE_SECONDS", default: 30, range: 1...3600)
+        synchronousCommit = try env.bool("ENGINE_SYNCHRONOUS_COMMIT", default: false)
         sessionTimeoutMinutes = try env.int("SESSION_TIMEOUT_MINUTES", default: 30, range: 1...1440)
         scoringFile = env.string("LEAD_SCORING_FILE", default: "config/lead_scoring.yaml")
         segmentsFile = env.string("SEGMENTS_FILE", default: "config/segments.yaml")

@@ -89,6 +89,10 @@ final class QueueWorker: Service, Sendable {
         while true {
             do {
                 let taken = try await client.transaction(logger: logger) { tx -> BatchResult in
+                    if !config.synchronousCommit {
+                        // Safe for exactly-once: see EngineConfig.synchronousCommit.
+                        try await tx.query("SET LOCAL synchronous_commit = off", logger: logger)
+                    }
                     let locked = try await queue.lockShards(shards, limit: config.shardsPerBatch, on: tx)
                     guard !locked.isEmpty else { return BatchResult() }
                     let items = try await queue.claim(shards: locked, limit: config.batchSize, on: tx)
