@@ -23,18 +23,13 @@ final class AnalyticsMaintenance: Service, Sendable {
 
     func run() async throws {
         var registered = false
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                if !registered {
-                    try await rollups.register(timeZones: timeZones)
-                    registered = true
-                }
-                let rows = try await rollups.refreshRecent(days: days)
-                logger.debug("analytics rollups refreshed", metadata: ["rows": "\(rows)"])
-            } catch {
-                logger.warning("analytics refresh failed", metadata: ["error": "\(describeDatabaseError(error))"])
+        await repeatUntilShutdown(every: intervalSeconds, logger: logger, failure: "analytics refresh failed") {
+            if !registered {
+                try await rollups.register(timeZones: timeZones)
+                registered = true
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(self.intervalSeconds)) }
+            let rows = try await rollups.refreshRecent(days: days)
+            logger.debug("analytics rollups refreshed", metadata: ["rows": "\(rows)"])
         }
     }
 }

@@ -29,13 +29,8 @@ final class GrowingTableStatistics: Service, Sendable {
     }
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await analyseOutgrown()
-            } catch {
-                logger.warning("statistics check failed", metadata: ["error": "\(describeDatabaseError(error))"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(self.intervalSeconds)) }
+        await repeatUntilShutdown(every: intervalSeconds, logger: logger, failure: "statistics check failed") {
+            try await analyseOutgrown()
         }
     }
 

@@ -17,15 +17,10 @@ final class PartitionMaintenance: Service, Sendable {
     }
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await client.query("SELECT count(*) FROM ensure_event_partitions((now() AT TIME ZONE 'UTC')::date, 5)", logger: logger)
-                try await client.query(
-                    "DELETE FROM event_dedupe WHERE received_at < now() - \(Int32(Self.dedupeWindowDays)) * interval '1 day'", logger: logger)
-            } catch {
-                logger.warning("partition maintenance failed", metadata: ["error": "\(describeDatabaseError(error))"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+        await repeatUntilShutdown(every: 3600, logger: logger, failure: "partition maintenance failed") {
+            try await client.query("SELECT count(*) FROM ensure_event_partitions((now() AT TIME ZONE 'UTC')::date, 5)", logger: logger)
+            try await client.query(
+                "DELETE FROM event_dedupe WHERE received_at < now() - \(Int32(Self.dedupeWindowDays)) * interval '1 day'", logger: logger)
         }
     }
 }
