@@ -340,6 +340,7 @@ def verdict(rows, idle_rss, hwm):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-build", action="store_true", help="use the existing release build")
+    parser.add_argument("--bin-dir", type=pathlib.Path, help="use the executables in this folder (implies --no-build)")
     parser.add_argument("--configuration", default="release", choices=["release", "debug"],
                         help="swift build configuration (debug only to try the script out)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario (default 10)")
@@ -355,12 +356,12 @@ def main():
     if not shutil.which("wrk"):
         run(["bash", "-c", "source scripts/lib/deps.sh && deps_apt_install wrk"], cwd=ROOT)
     swift_env = dict(os.environ, PATH="/opt/swift/usr/bin:" + os.environ.get("PATH", ""))
-    if not args.no_build:
+    if not args.no_build and not args.bin_dir:
         log(f"building {args.configuration} (collector, bench-bare-http) ...")
         for product in ("collector", "bench-bare-http"):
             run(["swift", "build", "-c", args.configuration, "--product", product], cwd=ROOT, env=swift_env, stdout=subprocess.DEVNULL)
-    bin_dir = pathlib.Path(run(["swift", "build", "-c", args.configuration, "--show-bin-path"], cwd=ROOT, env=swift_env,
-                               stdout=subprocess.PIPE).stdout.strip())
+    bin_dir = args.bin_dir or pathlib.Path(run(["swift", "build", "-c", args.configuration, "--show-bin-path"], cwd=ROOT,
+                                               env=swift_env, stdout=subprocess.PIPE).stdout.strip())
     log_dir = pathlib.Path(tempfile.mkdtemp(prefix="pb-bench-logs."))
 
     elsewhere = busy_elsewhere()

@@ -5,6 +5,13 @@ extension PostgresClient {
     /// Runs `body` in one transaction on a pooled connection and rethrows the body's own error.
     /// Use it instead of postgres-nio's `withTransaction`, which hangs forever when the connection
     /// breaks mid-transaction (see `PostgresConnection.transaction`).
+    ///
+    /// Use it too for any single write whose success is acknowledged to someone. A lone statement
+    /// runs in an implicit transaction that PostgreSQL commits only at the protocol's Sync, after it
+    /// has sent the statement's rows and CommandComplete; postgres-nio (1.33) finishes the query on
+    /// CommandComplete. A commit that then fails (a deferred constraint, or the server killed while
+    /// flushing the commit) still looked like success. An explicit COMMIT answers only once the
+    /// transaction is durable. It costs two round trips more.
     public func transaction<Result>(
         logger: Logger,
         isolation: isolated (any Actor)? = #isolation,

@@ -130,4 +130,45 @@ struct CollectorTests {
             #expect(try await harness.count("SELECT count(*)::int FROM event_queue") == 1)
         }
     }
+
+    /// PostgreSQL sends a statement's rows and CommandComplete before it commits the statement's
+    /// implicit transaction (at Sync), and postgres-nio finishes the query on CommandComplete: a
+    /// commit that then fails (or a server killed at that moment) must not have been acknowledged.
+    /// A deferred constraint trigger makes the commit itself fail here.
+    @Test func nothing_is_acknowledged_before_its_commit_succeeds() async throws {
+        try await TestDatabase.with { db in
+            let harness = CollectorHarness(db: db)
+            try await harness.site("acme", writeKey: "wk")
+            for statement: PostgresQuery in [
+                """
+                CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF to_jsonb(NEW)->>'message_id' LIKE 'refused-%' OR to_jsonb(NEW)->>'anonymous_id' LIKE 'refused-%' THEN
+                        RAISE EXCEPTION 'refused at commit';
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                "CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON event_dedupe DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()",
+                "CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON opt_outs DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()",
+            ] {
+                try await db.client.query(statement, logger: TestDatabase.logger)
+            }
+            try await harness.run { client in
+                let refused = try await client.post("/v1/batch", key: "wk", json: ["batch": [
+                    ["type": "track", "event": "Fine", "anonymousId": "a", "messageId": "fine-in-the-same-batch"],
+                    ["type": "track", "event": "Doomed", "anonymousId": "a", "messageId": "refused-1"],
+                ]])
+                #expect(refused.status.code >= 500, "a failed commit was answered \(refused.status): \(refused.json)")
+                let optOut = try await client.post("/api/track/opt-out", key: "wk", json: ["anonymousId": "refused-visitor"])
+                #expect(optOut.status.code >= 500, "a failed opt-out commit was answered \(optOut.status): \(optOut.json)")
+                // The service stays up and its connections still work.
+                let next = try await client.post("/v1/track", key: "wk", json: ["event": "After", "anonymousId": "a", "messageId": "after-1"])
+                #expect(next.status == .ok && next.json["stored"] as? Int == 1, "\(next.json)")
+            }
+            #expect(try await harness.count("SELECT count(*)::int FROM events") == 1)
+            #expect(try await harness.count("SELECT count(*)::int FROM event_dedupe") == 1)
+            #expect(try await harness.count("SELECT count(*)::int FROM opt_outs") == 0)
+        }
+    }
 }

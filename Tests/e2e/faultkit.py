@@ -174,7 +174,7 @@ def wait_until(condition, timeout, what, interval=0.2):
         time.sleep(interval)
 
 
-def check_invariants(stack, acknowledged, expect_dead_letters=0, drain_timeout=90):
+def check_invariants(stack, acknowledged, expect_dead_letters=0, drain_timeout=90, receipts=None):
     """The promises after a fault: every acknowledged event stored exactly once, every stored event
     applied exactly once, no stuck work, every service ready. Returns a one-line summary."""
     db, site = stack.database, stack.site_id
@@ -185,7 +185,8 @@ def check_invariants(stack, acknowledged, expect_dead_letters=0, drain_timeout=9
     stored = collections.Counter(row[0] for row in db.query("SELECT message_id FROM events WHERE site_id = %s", (site,)))
     lost = acknowledged - stored.keys()
     twice = [message for message, n in stored.items() if n > 1]
-    assert not lost, f"{len(lost)} acknowledged events are not stored, e.g. {sorted(lost)[:3]}"
+    assert not lost, (f"{len(lost)} acknowledged events are not stored, e.g. {sorted(lost)[:3]}; how they were acknowledged: "
+                      f"{sorted({(receipts or {}).get(message, 'unknown') for message in lost})}")
     assert not twice, f"{len(twice)} events stored more than once, e.g. {twice[:3]}"
 
     dead = db.query("SELECT count(*) FROM dead_letters WHERE site_id = %s", (site,))[0][0]

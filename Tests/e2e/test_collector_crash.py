@@ -77,6 +77,7 @@ class LoadGenerator:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.acknowledged = set()
+        self.receipts = {}  # messageId -> how it was acknowledged (for the failure message of a lost event)
         self.answers = collections.Counter()
         self.acked_in_phase = collections.Counter()
         self.duplicates = 0
@@ -102,9 +103,13 @@ class LoadGenerator:
     def run(self, worker):
         session = requests.Session()
         pending = None
+        attempts = 0
         while not self.stop.is_set():
             if pending is None:
                 pending = self.batch(worker)
+                attempts = 0
+            attempts += 1
+            sent_at = time.time()
             try:
                 response = session.post(self.url, json={"batch": pending}, auth=(self.write_key, ""), timeout=5)
             except requests.RequestException as error:
@@ -123,6 +128,9 @@ class LoadGenerator:
                 rejected = {item.get("messageId") for item in answer.get("rejected", [])}
                 ids = [event["messageId"] for event in pending if event["messageId"] not in rejected]
                 self.acknowledged.update(ids)
+                receipt = (f"phase {self.phase!r}, attempt {attempts}, sent {sent_at:.3f}, answered {time.time():.3f}, "
+                           f"request id {response.headers.get('x-request-id')}, answer {answer}")
+                self.receipts.update((message, receipt) for message in ids)
                 self.acked_in_phase[self.phase] += len(ids)
                 self.duplicates += answer.get("duplicates", 0)
             pending = None
@@ -131,10 +139,19 @@ class LoadGenerator:
         with self.lock:
             self.answers[str(what)] += 1
 
-    def run_phase(self, name, seconds=PHASE_SECONDS):
+    def run_phase(self, name, seconds=PHASE_SECONDS, patience=20.0):
+        """Sends load for `seconds`, and longer (up to `patience` more) until something was acknowledged
+        in this phase: a request caught by a fault can take the collector's whole write deadline (5 s)
+        to fail, longer than a phase. Callers assert afterwards that every phase had acknowledgements."""
         with self.lock:
             self.phase = name
         time.sleep(seconds)
+        deadline = time.time() + patience
+        while time.time() < deadline:
+            with self.lock:
+                if self.acked_in_phase[name] > 0:
+                    return
+            time.sleep(0.1)
 
 
 def test_no_acknowledged_event_is_lost_across_collector_kill_and_postgres_crash(migrated, start_service, server_url):

@@ -83,7 +83,7 @@ def test_sigkill_of_each_service_during_load(bin_dir, migrated, start_service, r
         stop_reading.set()
         reader.join(timeout=10)
 
-    summary = check_invariants(stack, load.acknowledged)
+    summary = check_invariants(stack, load.acknowledged, receipts=load.receipts)
     phases_acknowledged(load, phases)
     assert not load.unexpected, load.unexpected[:3]
     listed = stack.api_get("/v1/profiles", site=stack.slug, limit=5)
@@ -110,7 +110,7 @@ def test_postgres_immediate_restart_during_load(bin_dir, migrated, start_service
         load.finish()
         ensure_postgres_running(server_url)
 
-    summary = check_invariants(stack, load.acknowledged)
+    summary = check_invariants(stack, load.acknowledged, receipts=load.receipts)
     phases_acknowledged(load, ["before the restart", "after the restart"])
     for service in stack.services.values():
         assert service.process.poll() is None, f"{service.name} did not survive the Postgres restart"
@@ -186,7 +186,7 @@ def test_postgres_unreachable_for_ten_seconds(bin_dir, migrated, start_service, 
         assert slowest < 8, f"the collector took {slowest:.1f} s to answer while Postgres was unreachable"
         assert load.answers["503"] > 0, f"the load saw no 503 during the outage: {dict(load.answers)}"
 
-        summary = check_invariants(stack, load.acknowledged)
+        summary = check_invariants(stack, load.acknowledged, receipts=load.receipts)
         phases_acknowledged(load, ["before the outage", "after the outage"])
 
         # Applied on notification: sooner than the 60 s poll interval. Workers whose calls hung during
@@ -255,7 +255,7 @@ def test_disk_full_on_insert(bin_dir, migrated, start_service, report):
     assert load.answers["503"] > 0, f"the load saw no 503 while the disk was full: {dict(load.answers)}"
     assert queued > 0, "the engine's disk-full phase left nothing queued: it did not take effect"
     assert attempts == 0, f"a disk-full error counted as an attempt of the event ({attempts})"
-    summary = check_invariants(stack, load.acknowledged)
+    summary = check_invariants(stack, load.acknowledged, receipts=load.receipts)
     phases_acknowledged(load, ["before", "engine disk full", "after"])
     report(f"disk full (SQLSTATE 53100) on the collector's insert: answered {response.status_code} with a JSON error "
            f"in {seconds:.2f} s, /ready still 200; on the engine's insert: {queued} events kept "

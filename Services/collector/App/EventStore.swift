@@ -80,22 +80,27 @@ struct EventStore: Sendable {
         }
         bytes.append(UInt8(ascii: "]"))
         let json = String(decoding: bytes, as: UTF8.self)
-        var outcomes = [Outcome](repeating: .duplicate, count: events.count)
-        let rows = try await client.query(Self.insertEventBatch(json), logger: logger)
-        for try await (ordinal, outcome) in rows.decode((Int, String).self) {
-            outcomes[ordinal] = Outcome(rawValue: outcome) ?? .duplicate
+        // An explicit transaction, so that returning means committed (see `PostgresClient.transaction`).
+        return try await client.transaction(logger: logger) { connection in
+            var outcomes = [Outcome](repeating: .duplicate, count: events.count)
+            let rows = try await connection.query(Self.insertEventBatch(json), logger: logger)
+            for try await (ordinal, outcome) in rows.decode((Int, String).self) {
+                outcomes[ordinal] = Outcome(rawValue: outcome) ?? .duplicate
+            }
+            return outcomes
         }
-        return outcomes
     }
 
     /// Named query `record_opt_out` / `remove_opt_out`: the visitor's choice persists across devices' retries.
     func setOptOut(siteID: Int64, anonymousID: String, optedOut: Bool, logger: Logger) async throws {
-        if optedOut {
-            try await client.query(
-                "INSERT INTO opt_outs (site_id, anonymous_id) VALUES (\(siteID), \(anonymousID)) ON CONFLICT DO NOTHING",
-                logger: logger)
-        } else {
-            try await client.query("DELETE FROM opt_outs WHERE site_id = \(siteID) AND anonymous_id = \(anonymousID)", logger: logger)
+        try await client.transaction(logger: logger) { connection in
+            if optedOut {
+                try await connection.query(
+                    "INSERT INTO opt_outs (site_id, anonymous_id) VALUES (\(siteID), \(anonymousID)) ON CONFLICT DO NOTHING",
+                    logger: logger)
+            } else {
+                try await connection.query("DELETE FROM opt_outs WHERE site_id = \(siteID) AND anonymous_id = \(anonymousID)", logger: logger)
+            }
         }
     }
 }

@@ -13,7 +13,9 @@ struct APIHarness {
     let db: TestDatabase
 
     func key(_ scopes: [APIScope], rateLimit: Int = 100_000) async throws -> String {
-        try await APIKeyStore.create(name: "test", scopes: scopes, rateLimitPerMinute: rateLimit, client: db.client, logger: TestDatabase.logger).1
+        try await db.client.transaction(logger: TestDatabase.logger) { tx in
+            try await APIKeyStore.create(name: "test", scopes: scopes, rateLimitPerMinute: rateLimit, on: tx, logger: TestDatabase.logger).1
+        }
     }
 
     /// `environment` adds to (or overrides) the settings every test API runs with.

@@ -45,9 +45,10 @@ final class APIKeyStore: Sendable {
     }
 
     /// Creates a key and returns its token, which is shown once and never stored.
-    static func create(name: String, scopes: [APIScope], rateLimitPerMinute: Int, client: PostgresClient, logger: Logger) async throws -> (APIKey, String) {
+    /// Run it inside a transaction (with its audit row): see `PostgresClient.transaction`.
+    static func create(name: String, scopes: [APIScope], rateLimitPerMinute: Int, on connection: PostgresConnection, logger: Logger) async throws -> (APIKey, String) {
         let (token, prefix, hash) = APIKey.generate()
-        let rows = try await client.query(
+        let rows = try await connection.query(
             """
             INSERT INTO api_keys (name, prefix, secret_hash, scopes, rate_limit_per_minute)
             VALUES (\(name), \(prefix), \(hash), \(scopes.map(\.rawValue)), \(rateLimitPerMinute)) RETURNING id
@@ -57,11 +58,13 @@ final class APIKeyStore: Sendable {
         return (APIKey(id: id, name: name, prefix: prefix, scopes: Set(scopes), rateLimitPerMinute: rateLimitPerMinute, revoked: false), token)
     }
 
-    static func revoke(prefix: String, client: PostgresClient, logger: Logger) async throws -> Bool {
-        let rows = try await client.query(
+    /// Run it inside a transaction (with its audit row): see `PostgresClient.transaction`.
+    static func revoke(prefix: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        let rows = try await connection.query(
             "UPDATE api_keys SET revoked_at = now() WHERE prefix = \(prefix) AND revoked_at IS NULL RETURNING id", logger: logger)
-        for try await _ in rows { return true }
-        return false
+        var revoked = false
+        for try await _ in rows { revoked = true }
+        return revoked
     }
 
     static func list(client: PostgresClient, logger: Logger) async throws -> [JSONValue] {

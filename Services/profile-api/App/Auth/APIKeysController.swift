@@ -34,9 +34,10 @@ struct APIKeysController: Sendable {
             guard (1...1_000_000).contains(limit) else {
                 throw APIError(.unprocessableContent, code: "invalid_value", detail: "'rate_limit_per_minute' must be in 1...1000000", field: "rate_limit_per_minute")
             }
-            let (key, token) = try await APIKeyStore.create(name: name, scopes: scopes, rateLimitPerMinute: limit, client: client, logger: context.logger)
-            try await client.withConnection { connection in
-                try await AuditLog.record("api_key.create", target: key.prefix, key: admin, requestID: context.requestID, on: connection, logger: context.logger)
+            let (key, token) = try await client.transaction(logger: context.logger) { tx in
+                let created = try await APIKeyStore.create(name: name, scopes: scopes, rateLimitPerMinute: limit, on: tx, logger: context.logger)
+                try await AuditLog.record("api_key.create", target: created.0.prefix, key: admin, requestID: context.requestID, on: tx, logger: context.logger)
+                return created
             }
             var response = JSONResponse.make(["id": .number(Double(key.id)), "prefix": .string(key.prefix), "token": .string(token),
                                               "scopes": .array(scopes.map { .string($0.rawValue) })], status: .created)
@@ -46,11 +47,13 @@ struct APIKeysController: Sendable {
         router.delete("/v1/api-keys/:prefix") { request, context in
             let admin = try await auth.require(.admin, request, logger: context.logger)
             let prefix = context.parameters.get("prefix") ?? ""
-            guard try await APIKeyStore.revoke(prefix: prefix, client: client, logger: context.logger) else {
-                throw APIError(.notFound, code: "api_key_not_found", detail: "no active key has that prefix", field: "prefix")
+            let revoked = try await client.transaction(logger: context.logger) { tx in
+                guard try await APIKeyStore.revoke(prefix: prefix, on: tx, logger: context.logger) else { return false }
+                try await AuditLog.record("api_key.revoke", target: prefix, key: admin, requestID: context.requestID, on: tx, logger: context.logger)
+                return true
             }
-            try await client.withConnection { connection in
-                try await AuditLog.record("api_key.revoke", target: prefix, key: admin, requestID: context.requestID, on: connection, logger: context.logger)
+            guard revoked else {
+                throw APIError(.notFound, code: "api_key_not_found", detail: "no active key has that prefix", field: "prefix")
             }
             return Response(status: .noContent)
         }

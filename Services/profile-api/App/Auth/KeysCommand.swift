@@ -26,7 +26,9 @@ struct KeysCommand: AsyncParsableCommand {
             let environment = try bootstrappedEnvironment(service: ProfileAPIService.name)
             let scopes = scopes.split(separator: ",").compactMap { APIScope(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
             let (key, token) = try await withDatabase(environment) { [name, rateLimit] client in
-                try await APIKeyStore.create(name: name, scopes: scopes, rateLimitPerMinute: rateLimit, client: client, logger: environment.logger)
+                try await client.transaction(logger: environment.logger) { tx in
+                    try await APIKeyStore.create(name: name, scopes: scopes, rateLimitPerMinute: rateLimit, on: tx, logger: environment.logger)
+                }
             }
             print("created key \(key.prefix) (\(scopes.map(\.rawValue).joined(separator: ","))); token, shown once:")
             print(token)
@@ -51,7 +53,9 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let environment = try bootstrappedEnvironment(service: ProfileAPIService.name)
             let revoked = try await withDatabase(environment) { [prefix] client in
-                try await APIKeyStore.revoke(prefix: prefix, client: client, logger: environment.logger)
+                try await client.transaction(logger: environment.logger) { tx in
+                    try await APIKeyStore.revoke(prefix: prefix, on: tx, logger: environment.logger)
+                }
             }
             print(revoked ? "revoked \(prefix)" : "no active key with prefix \(prefix)")
             if !revoked { throw ExitCode(1) }
