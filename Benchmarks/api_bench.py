@@ -10,11 +10,12 @@ latency, with 1,000,000 profiles.
   3. --profiles profiles written with generate_series: JSONB fields (name, email, job title, company
      object, industry, country, size) for the known ~60%, stages, lead/engagement scores, first/last
      seen over a year, an anonymous_id (and email) identity each, ~1 item interest per profile from a
-     200-item catalog, and memberships of 4 segments; then VACUUM ANALYZE;
+     200-item catalog, and memberships of 4 segments; then VACUUM ANALYZE and CHECKPOINT;
   4. the release profile-api serves it (one process, default pool); a key is made with `keys create`;
   5. `wrk` drives each scenario at a fixed rate: every connection waits between requests
-     (Benchmarks/wrk/api.lua) 1000 x connections / rate ms minus the mean latency of a 5 s warm-up,
-     so that the offered rate is close to the target; the achieved rate is printed too. GET by id and lookup by email run at --rate; each search at --search-rate,
+     (Benchmarks/wrk/api.lua) 1000 x connections / rate ms minus the mean latency of a 5 s warm-up
+     on average (random waits, so requests arrive spread out; --arrivals fixed for bursts), so
+     that the offered rate is close to the target; the achieved rate is printed too. GET by id and lookup by email run at --rate; each search at --search-rate,
      with values drawn from lists so that the cache does not answer one query;
   6. before/after: the searches run first without the indexes that --index-migration creates
      (dropped after migrating), then again once they are re-created, so each index's effect is
@@ -145,14 +146,14 @@ def short_plan(entry):
     return "\n".join([re.sub(r"^.*LOG:  ", "", lines[0])] + query + lines[plan_start:plan_end])
 
 
-def wrk(url, token, paths, rate, seconds, connections, latency_ms=0.0):
+def wrk(url, token, paths, rate, seconds, connections, latency_ms=0.0, arrivals="poisson"):
     """Runs wrk paced to `rate` requests/s, given the mean latency of a warm-up run (each connection
     waits between an answer and its next request); returns its JSON summary (latencies in ms)."""
     connections = max(1, min(connections, rate))
     delay_ms = max(0.0, 1000.0 * connections / rate - latency_ms)
     with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as out:
         out.write("\n".join(paths) + "\n")
-    env = dict(os.environ, BENCH_PATHS=out.name, BENCH_TOKEN=token, BENCH_DELAY_MS=f"{delay_ms:.3f}")
+    env = dict(os.environ, BENCH_PATHS=out.name, BENCH_TOKEN=token, BENCH_DELAY_MS=f"{delay_ms:.3f}", BENCH_ARRIVALS=arrivals)
     result = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s", "-s", str(LUA), url],
                             env=env, text=True, capture_output=True, check=True)
     os.unlink(out.name)
@@ -173,6 +174,10 @@ def main():
     parser.add_argument("--explain-ms", type=int, default=0,
                         help="log plans of statements slower than this with auto_explain (0: off; it slows every statement)")
     parser.add_argument("--only", help="comma-separated scenario names to run")
+    parser.add_argument("--arrivals", choices=["poisson", "fixed"], default="poisson",
+                        help="random waits between a connection's requests (requests arrive spread out, as from independent "
+                             "clients), or fixed waits (the connections stay in step: bursts of --connections requests; "
+                             "the runs recorded before 2026-12-06 evening)")
     parser.add_argument("--index-migration", default="sql/0006_api_hardening.sql", help="migration whose CREATE INDEXes are compared")
     parser.add_argument("--no-compare", action="store_true", help="measure with every index only")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running (prints its URL)")
@@ -221,6 +226,9 @@ def main():
                 conn.execute(statement)
                 log(f"  {statement.split()[0]} {statement.split()[2] if statement.startswith('INSERT') else ''}: {time.time() - t:.0f} s")
             conn.execute("VACUUM ANALYZE")
+            # Write the generated data out now, so that the first scenario does not share the
+            # machine with the checkpoint of a bulk load (a steady server has no such backlog).
+            conn.execute("CHECKPOINT")
             ids = [r[0] for r in conn.execute("SELECT id::text FROM visitor_profiles TABLESAMPLE SYSTEM (2) LIMIT 20000")]
             emails = [r[0] for r in conn.execute("SELECT value FROM profile_identities TABLESAMPLE SYSTEM (2) WHERE kind = 'email' LIMIT 20000")]
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
@@ -283,9 +291,9 @@ def main():
                     continue  # GET and lookup use primary keys only: measured once
                 # Warm up (connections, caches) for a few seconds, not measured; its mean latency
                 # tunes the pacing so that the offered rate is close to `rate`.
-                warm = wrk(base, token, paths, rate, 5, args.connections)
+                warm = wrk(base, token, paths, rate, 5, args.connections, arrivals=args.arrivals)
                 log_offset = log_path.stat().st_size
-                summary = wrk(base, token, paths, rate, seconds, args.connections, latency_ms=warm["mean"])
+                summary = wrk(base, token, paths, rate, seconds, args.connections, latency_ms=warm["mean"], arrivals=args.arrivals)
                 with open(log_path, errors="replace") as f:
                     f.seek(log_offset)
                     plans = re.split(r"\n(?=\S.*LOG:  duration: )", f.read())
@@ -326,7 +334,7 @@ def main():
             out.write(f"\n## Profile API — {datetime.date.today().isoformat()}, commit {commit}{' (with uncommitted changes)' if dirty else ''}\n\n")
             out.write(f"Machine: {os.cpu_count()} cores ({cpu}), {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
                       f"load average {load_before:.1f} when the run began; PostgreSQL 15 (shared_buffers {args.shared_buffers or '256MB'}), "
-                      f"the API and wrk on the same machine. {args.profiles:,} profiles generated in {generation:.0f} s (database {size}). Command: "
+                      f"the API and wrk on the same machine; wrk's arrivals {args.arrivals}. {args.profiles:,} profiles generated in {generation:.0f} s (database {size}). Command: "
                       "`python3 Benchmarks/api_bench.py " + " ".join(sys.argv[1:]) + "`\n\n" + table + "\n" + plans + "\n")
 
 

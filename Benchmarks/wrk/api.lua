@@ -1,10 +1,15 @@
 -- wrk script for the profile API benchmark (Benchmarks/api_bench.py): GETs paths drawn at random
--- from the file BENCH_PATHS with "Authorization: Bearer BENCH_TOKEN", and waits BENCH_DELAY_MS
--- between a connection's requests, so connections x 1000 / (BENCH_DELAY_MS + latency) is the
--- offered rate (api_bench.py subtracts the latency measured while warming up).
+-- from the file BENCH_PATHS with "Authorization: Bearer BENCH_TOKEN", and waits BENCH_DELAY_MS on
+-- average between a connection's requests, so connections x 1000 / (BENCH_DELAY_MS + latency) is
+-- the offered rate (api_bench.py subtracts the latency measured while warming up).
+-- The waits are random (exponential, BENCH_ARRIVALS=poisson), so the connections' requests arrive
+-- spread out as independent clients' do. With a fixed wait (BENCH_ARRIVALS=fixed) every connection
+-- starts at once and they stay in step: the offered load is then bursts of `connections`
+-- simultaneous requests, which is a different, harsher test.
 -- done() prints one line "BENCH {json}" (latencies in ms) that api_bench.py reads.
 local paths = {}
 local delay_ms
+local poisson
 
 function init(args)
   for line in io.lines(os.getenv("BENCH_PATHS")) do
@@ -12,6 +17,7 @@ function init(args)
   end
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
   delay_ms = tonumber(os.getenv("BENCH_DELAY_MS"))
+  poisson = os.getenv("BENCH_ARRIVALS") ~= "fixed"
   math.randomseed(os.time() + math.floor(os.clock() * 1000000))
 end
 
@@ -20,6 +26,9 @@ function request()
 end
 
 function delay()
+  if poisson then
+    return -delay_ms * math.log(1 - math.random())
+  end
   return delay_ms
 end
 
