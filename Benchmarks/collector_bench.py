@@ -240,7 +240,7 @@ def scenario(name, server, cluster, path, per_request, connections, args, author
 def collector_statement(events):
     """The collector's own insert_event_batch statement, read from EventStore.swift, fed a generated batch."""
     source = (ROOT / "Services/collector/App/EventStore.swift").read_text()
-    sql = re.search(r'static func insertEventBatch\(_ rows: String\) -> PostgresQuery \{\s*"""\n(.*?)\n\s*"""', source, re.S).group(1)
+    sql = re.search(r'struct InsertEventBatch: PostgresPreparedStatement \{\s*static let sql = """\n(.*?)\n\s*"""', source, re.S).group(1)
     batch = ("(SELECT jsonb_agg(jsonb_build_object('ord', g, 'site_id', (SELECT id FROM sites WHERE slug = 'bench'), "
              "'message_id', md5(random()::text || clock_timestamp()::text || g), 'type', 'track', "
              "'anonymous_id', 'anon-' || (g % 50), 'event', 'Product Viewed', "
@@ -249,9 +249,9 @@ def collector_statement(events):
              "\"userAgent\":\"Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0\",\"locale\":\"de-DE\"}'::jsonb, "
              "'integrations', '{}'::jsonb, 'occurred_at', now(), 'received_at', now(), 'client_ip', '203.0.113.0', "
              f"'is_bot', false, 'consent', '{{\"analytics\":true}}'::jsonb, 'shard', g % 256)) FROM generate_series(1, {events}) g)")
-    sql = sql.replace("\\(rows)::jsonb", batch)
-    if "\\(" in sql:
-        raise SystemExit("EventStore.insertEventBatch has changed shape: update collector_statement()")
+    sql = sql.replace("$1::jsonb", batch)
+    if "$1" in sql:
+        raise SystemExit("EventStore.InsertEventBatch has changed shape: update collector_statement()")
     return " ".join(line.strip() for line in sql.splitlines()) + ";"
 
 

@@ -16,52 +16,63 @@ struct EventStore: Sendable {
 
     /// Named query `insert_event_batch`. `$1` is a JSON array of rows (see `PreparedEvent.row`);
     /// one bind parameter for the whole batch. Opted-out and erased visitors are screened here,
-    /// next to the data, so every collector instance agrees at once.
-    static func insertEventBatch(_ rows: String) -> PostgresQuery {
-        """
-        WITH input AS (
-            SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS t(
-                ord int, site_id bigint, message_id text, type text, anonymous_id text, user_id text,
-                event text, name text, previous_id text, group_id text, properties jsonb, traits jsonb,
-                context jsonb, integrations jsonb, occurred_at timestamptz, sent_at timestamptz,
-                received_at timestamptz, client_ip inet, is_bot boolean, consent jsonb, shard smallint)
-        ), screened AS (
-            SELECT i.*,
-                EXISTS (SELECT 1 FROM opt_outs o WHERE o.site_id = i.site_id AND o.anonymous_id = i.anonymous_id) AS opted_out,
-                EXISTS (SELECT 1 FROM erasure_tombstones e WHERE e.site_id = i.site_id AND e.identity_hash IN (
-                    encode(sha256(convert_to('anonymous_id:' || i.anonymous_id, 'UTF8')), 'hex'),
-                    encode(sha256(convert_to('user_id:' || i.user_id, 'UTF8')), 'hex'))) AS erased
-            FROM input i
-        ), fresh AS (
-            INSERT INTO event_dedupe (site_id, message_id, event_id, received_at)
-            SELECT site_id, message_id, nextval('events_id_seq'), received_at FROM screened
-            WHERE NOT opted_out AND NOT erased
-            ORDER BY ord
-            ON CONFLICT DO NOTHING
-            RETURNING site_id, message_id, event_id
-        ), stored AS (
-            INSERT INTO events (id, site_id, message_id, type, anonymous_id, user_id, event, name, previous_id,
-                                group_id, properties, traits, context, integrations, occurred_at, sent_at,
-                                received_at, client_ip, is_bot, consent)
-            SELECT f.event_id, s.site_id, s.message_id, s.type, s.anonymous_id, s.user_id, s.event, s.name,
-                   s.previous_id, s.group_id, s.properties, s.traits, s.context, s.integrations, s.occurred_at,
-                   s.sent_at, s.received_at, s.client_ip, s.is_bot, s.consent
-            FROM fresh f JOIN screened s USING (site_id, message_id)
-            RETURNING id
-        ), queued AS (
-            INSERT INTO event_queue (event_id, event_received_at, site_id, shard)
-            SELECT f.event_id, s.received_at, s.site_id, s.shard
-            FROM fresh f JOIN screened s USING (site_id, message_id)
-            ORDER BY f.event_id
-            RETURNING id
-        )
-        SELECT s.ord,
-               CASE WHEN f.event_id IS NOT NULL THEN 'stored'
-                    WHEN s.opted_out THEN 'opted_out'
-                    WHEN s.erased THEN 'erased'
-                    ELSE 'duplicate' END
-        FROM screened s LEFT JOIN fresh f USING (site_id, message_id)
-        """
+    /// next to the data, so every collector instance agrees at once. A prepared statement: each
+    /// connection parses and plans it once, instead of once per batch.
+    struct InsertEventBatch: PostgresPreparedStatement {
+        static let sql = """
+            WITH input AS (
+                SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
+                    ord int, site_id bigint, message_id text, type text, anonymous_id text, user_id text,
+                    event text, name text, previous_id text, group_id text, properties jsonb, traits jsonb,
+                    context jsonb, integrations jsonb, occurred_at timestamptz, sent_at timestamptz,
+                    received_at timestamptz, client_ip inet, is_bot boolean, consent jsonb, shard smallint)
+            ), screened AS (
+                SELECT i.*,
+                    EXISTS (SELECT 1 FROM opt_outs o WHERE o.site_id = i.site_id AND o.anonymous_id = i.anonymous_id) AS opted_out,
+                    EXISTS (SELECT 1 FROM erasure_tombstones e WHERE e.site_id = i.site_id AND e.identity_hash IN (
+                        encode(sha256(convert_to('anonymous_id:' || i.anonymous_id, 'UTF8')), 'hex'),
+                        encode(sha256(convert_to('user_id:' || i.user_id, 'UTF8')), 'hex'))) AS erased
+                FROM input i
+            ), fresh AS (
+                INSERT INTO event_dedupe (site_id, message_id, event_id, received_at)
+                SELECT site_id, message_id, nextval('events_id_seq'), received_at FROM screened
+                WHERE NOT opted_out AND NOT erased
+                ORDER BY ord
+                ON CONFLICT DO NOTHING
+                RETURNING site_id, message_id, event_id
+            ), stored AS (
+                INSERT INTO events (id, site_id, message_id, type, anonymous_id, user_id, event, name, previous_id,
+                                    group_id, properties, traits, context, integrations, occurred_at, sent_at,
+                                    received_at, client_ip, is_bot, consent)
+                SELECT f.event_id, s.site_id, s.message_id, s.type, s.anonymous_id, s.user_id, s.event, s.name,
+                       s.previous_id, s.group_id, s.properties, s.traits, s.context, s.integrations, s.occurred_at,
+                       s.sent_at, s.received_at, s.client_ip, s.is_bot, s.consent
+                FROM fresh f JOIN screened s USING (site_id, message_id)
+                RETURNING id
+            ), queued AS (
+                INSERT INTO event_queue (event_id, event_received_at, site_id, shard)
+                SELECT f.event_id, s.received_at, s.site_id, s.shard
+                FROM fresh f JOIN screened s USING (site_id, message_id)
+                ORDER BY f.event_id
+                RETURNING id
+            )
+            SELECT s.ord,
+                   CASE WHEN f.event_id IS NOT NULL THEN 'stored'
+                        WHEN s.opted_out THEN 'opted_out'
+                        WHEN s.erased THEN 'erased'
+                        ELSE 'duplicate' END
+            FROM screened s LEFT JOIN fresh f USING (site_id, message_id)
+            """
+        typealias Row = (Int, String)
+        let rows: String
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(rows)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
     /// Writes `events` and returns each one's outcome, in order. A messageId repeated within the
@@ -83,8 +94,7 @@ struct EventStore: Sendable {
         // An explicit transaction, so that returning means committed (see `PostgresClient.transaction`).
         return try await client.transaction(logger: logger) { connection in
             var outcomes = [Outcome](repeating: .duplicate, count: events.count)
-            let rows = try await connection.query(Self.insertEventBatch(json), logger: logger)
-            for try await (ordinal, outcome) in rows.decode((Int, String).self) {
+            for try await (ordinal, outcome) in try await connection.execute(InsertEventBatch(rows: json), logger: logger) {
                 outcomes[ordinal] = Outcome(rawValue: outcome) ?? .duplicate
             }
             return outcomes

@@ -16,28 +16,58 @@ struct ProfileRepository: Sendable {
         let document: String
     }
 
-    /// Named query `get_profile`.
-    func get(_ id: UUID) async throws -> Found? {
-        let rows = try await client.query(
-            """
-            SELECT p.id, p.version, \(unescaped: ProfileDocument.select)
+    /// Named query `get_profile`, a prepared statement: the API's hottest read. Parsing and planning
+    /// its subqueries cost PostgreSQL more than running them (0.37 ms planning, 0.25 ms execution);
+    /// prepared once per connection, the plan is reused.
+    struct GetProfile: PostgresPreparedStatement {
+        static let sql = """
+            SELECT p.id, p.version, \(ProfileDocument.select)
             FROM visitor_profiles p JOIN sites s ON s.id = p.site_id
-            WHERE p.id = (SELECT coalesce(merged_into, id) FROM visitor_profiles WHERE id = \(id))
-            """, logger: logger)
-        for try await (id, version, document) in rows.decode((UUID, Int64, String).self) {
+            WHERE p.id = (SELECT coalesce(merged_into, id) FROM visitor_profiles WHERE id = $1)
+            """
+        typealias Row = (UUID, Int64, String)
+        let id: UUID
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(id)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
+    func get(_ id: UUID) async throws -> Found? {
+        for try await (id, version, document) in try await client.execute(GetProfile(id: id), logger: logger) {
             return Found(id: id, version: version, document: document)
         }
         return nil
     }
 
-    /// Named query `lookup_profile_by_identity`.
-    func lookup(site: String, kind: String, value: String) async throws -> UUID? {
-        let rows = try await client.query(
-            """
+    /// Named query `lookup_profile_by_identity`, prepared (see `GetProfile`).
+    struct LookupProfile: PostgresPreparedStatement {
+        static let sql = """
             SELECT i.profile_id FROM profile_identities i JOIN sites s ON s.id = i.site_id
-            WHERE s.slug = \(site) AND i.kind = \(kind) AND i.value = \(value)
-            """, logger: logger)
-        for try await id in rows.decode(UUID.self) { return id }
+            WHERE s.slug = $1 AND i.kind = $2 AND i.value = $3
+            """
+        typealias Row = UUID
+        let site: String
+        let kind: String
+        let value: String
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(site)
+            bindings.append(kind)
+            bindings.append(value)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(UUID.self) }
+    }
+
+    func lookup(site: String, kind: String, value: String) async throws -> UUID? {
+        for try await id in try await client.execute(LookupProfile(site: site, kind: kind, value: value), logger: logger) { return id }
         return nil
     }
 
