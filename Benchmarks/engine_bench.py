@@ -181,13 +181,15 @@ def drain(args, bin_dir, server, base_env):
 def print_statements(conn, limit, events):
     """The statements the drain spent its database time on (pg_stat_statements), costliest first."""
     rows = conn.execute(
-        "SELECT total_exec_time, calls, rows, sum(total_exec_time) OVER (), regexp_replace(query, '\\s+', ' ', 'g') "
+        "SELECT total_exec_time, calls, rows, sum(total_exec_time) OVER (), regexp_replace(query, '\\s+', ' ', 'g'), "
+        "sum(total_plan_time) OVER () "
         "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
         "ORDER BY total_exec_time DESC LIMIT %s", (limit,)).fetchall()
     if not rows:
         return
-    log(f"database time: {rows[0][3] / 1000:,.1f} s in all; top {limit} statements (µs per event, share, calls, rows):")
-    for total_ms, calls, count, all_ms, query in rows:
+    log(f"database time: {rows[0][3] / 1000:,.1f} s executing and {rows[0][5] / 1000:,.1f} s planning "
+        f"({rows[0][5] * 1000 / events:.1f} µs per event); top {limit} statements by execution (µs per event, share, calls, rows):")
+    for total_ms, calls, count, all_ms, query, _ in rows:
         log(f"  {total_ms * 1000 / events:7.1f} µs {total_ms / all_ms:6.1%} {calls:>9,} {count:>10,}  {query[:240]}")
 
 
@@ -311,7 +313,8 @@ def main():
     bash_pg(f"pg_require_binaries; pg_start_cluster {cluster} {port}")
     if args.statements:
         with open(f"{cluster}/data/postgresql.conf", "a") as conf:
-            conf.write("shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n")
+            conf.write("shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n"
+                       "pg_stat_statements.track_planning = on\n")
         bash_pg(f"pg_stop_cluster {cluster}; pg_start_cluster {cluster} {port}")
     server = f"postgres://postgres@127.0.0.1:{port}"
     args.datadir = f"{cluster}/data"
