@@ -58,6 +58,35 @@ struct AnalyticsRollupTests {
         }
     }
 
+    /// `analytics_refresh(from, to, false)` (sql/0011) recomputes every rollup but the session
+    /// paths and journeys; `true` recomputes those too. The engine's schedule asks for them on its
+    /// first refresh and then once per interval.
+    @Test func the_journey_rollups_are_refreshed_on_their_own_cadence() async throws {
+        try await TestDatabase.with { db in
+            try await AnalyticsFixture.load(db)
+            try await db.client.query("SELECT analytics_refresh('2026-03-01', '2026-04-01', false)", logger: TestDatabase.logger)
+            #expect(try await db.scalar("SELECT sum(views)::bigint FROM analytics_page_rollup WHERE time_zone = 'UTC'", as: Int64.self) == 9)
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_session_path_rollup", as: Int64.self) == 0)
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_journey_rollup", as: Int64.self) == 0)
+            try await db.client.query("SELECT analytics_refresh('2026-03-01', '2026-04-01', true)", logger: TestDatabase.logger)
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_session_path_rollup", as: Int64.self) == 5)
+            #expect(try await db.scalar("SELECT sum(n)::bigint FROM analytics_journey_rollup WHERE time_zone = 'UTC' AND kind = 'view'",
+                                        as: Int64.self) == 9)
+            // A refresh without journeys keeps the journey rows it did not recompute.
+            try await db.client.query("SELECT analytics_refresh('2026-03-01', '2026-04-01', false)", logger: TestDatabase.logger)
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_session_path_rollup", as: Int64.self) == 5)
+            #expect(try await db.scalar("SELECT sum(n)::bigint FROM analytics_journey_rollup WHERE time_zone = 'UTC' AND kind = 'view'",
+                                        as: Int64.self) == 9)
+        }
+        var schedule = JourneyRefreshSchedule(intervalSeconds: 600)
+        let start = ContinuousClock.now
+        #expect(schedule.isDue(at: start))
+        schedule.refreshed(at: start)
+        #expect(!schedule.isDue(at: start + .seconds(60)))
+        #expect(!schedule.isDue(at: start + .seconds(599)))
+        #expect(schedule.isDue(at: start + .seconds(600)))
+    }
+
     /// 20,000 visitors over ten days: the merged daily sketches estimate them within 5 % (three
     /// standard errors of 4096 registers), and one day's sketch agrees with that day's exact count.
     @Test func visitor_sketches_estimate_distinct_visitors_of_a_range() async throws {

@@ -36,6 +36,9 @@ public struct EngineConfig: Sendable {
     /// How often the rollups of recent days are recomputed, and how many days back that reaches.
     public var analyticsRefreshSeconds: Int
     public var analyticsRefreshDays: Int
+    /// How often that refresh includes the session-path and journey rollups, its costliest part
+    /// (sql/0011): journey reports of recent days lag by up to this long.
+    public var analyticsJourneyRefreshSeconds: Int
 
     public init(environment env: EnvironmentReader) throws {
         port = try env.port("ENGINE_PORT", default: 8082)
@@ -57,6 +60,7 @@ public struct EngineConfig: Sendable {
         }
         analyticsRefreshSeconds = try env.int("ANALYTICS_REFRESH_SECONDS", default: 60, range: 5...86_400)
         analyticsRefreshDays = try env.int("ANALYTICS_REFRESH_DAYS", default: 2, range: 1...400)
+        analyticsJourneyRefreshSeconds = try env.int("ANALYTICS_JOURNEY_REFRESH_SECONDS", default: 600, range: 5...86_400)
     }
 
     /// attempt⁴-style growth like River, capped at an hour, with ±20 % jitter so retries spread out.

@@ -16,10 +16,11 @@ struct AnalyticsRollups: Sendable {
     }
 
     /// Named query `analytics_refresh_recent`: the last `days` days (in every zone: the UTC dates
-    /// are widened by one on each side), returning the rollup rows written.
-    func refreshRecent(days: Int) async throws -> Int64 {
+    /// are widened by one on each side), the session-path and journey rollups only if `journeys`;
+    /// returns the rollup rows written.
+    func refreshRecent(days: Int, journeys: Bool = true) async throws -> Int64 {
         try await scalar("""
-            SELECT analytics_refresh((now() AT TIME ZONE 'UTC')::date - \(days)::int - 1, (now() AT TIME ZONE 'UTC')::date + 2)
+            SELECT analytics_refresh((now() AT TIME ZONE 'UTC')::date - \(days)::int - 1, (now() AT TIME ZONE 'UTC')::date + 2, \(journeys))
             """)
     }
 
