@@ -36,8 +36,7 @@ public enum EngineService: ServiceEntry {
                                           logger: environment.logger)
         let analytics = AnalyticsMaintenance(rollups: AnalyticsRollups(client: client, logger: environment.logger),
                                              timeZones: config.analyticsTimeZones, intervalSeconds: config.analyticsRefreshSeconds,
-                                             days: config.analyticsRefreshDays,
-                                             journeys: JourneyRefreshSchedule(intervalSeconds: config.analyticsJourneyRefreshSeconds),
+                                             days: config.analyticsRefreshDays, journeyIntervalSeconds: config.analyticsJourneyRefreshSeconds,
                                              logger: environment.logger)
         return environment.makeApplication(router: router, port: config.port, client: client,
                                            services: [listener, maintenance, statistics, segments, analytics] + workers)

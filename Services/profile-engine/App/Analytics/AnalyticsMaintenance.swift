@@ -11,21 +11,21 @@ final class AnalyticsMaintenance: Service, Sendable {
     private let timeZones: [String]
     private let intervalSeconds: Int
     private let days: Int
-    private let journeys: JourneyRefreshSchedule
+    private let journeyIntervalSeconds: Int
     private let logger: Logger
 
-    init(rollups: AnalyticsRollups, timeZones: [String], intervalSeconds: Int, days: Int, journeys: JourneyRefreshSchedule, logger: Logger) {
+    init(rollups: AnalyticsRollups, timeZones: [String], intervalSeconds: Int, days: Int, journeyIntervalSeconds: Int, logger: Logger) {
         self.rollups = rollups
         self.timeZones = timeZones
         self.intervalSeconds = intervalSeconds
         self.days = days
-        self.journeys = journeys
+        self.journeyIntervalSeconds = journeyIntervalSeconds
         self.logger = logger
     }
 
     func run() async throws {
         var registered = false
-        var schedule = journeys
+        var schedule = JourneyRefreshSchedule(intervalSeconds: journeyIntervalSeconds)
         await repeatUntilShutdown(every: intervalSeconds, logger: logger, failure: "analytics refresh failed") {
             if !registered {
                 try await rollups.register(timeZones: timeZones)
