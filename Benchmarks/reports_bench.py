@@ -13,9 +13,11 @@
      personalization exposures with a 10 % holdout (secondary indexes are dropped during the load
      and rebuilt after it);
   4. times the rollup rebuild (`analytics_refresh` over every day, what `profile-engine analytics
-     rebuild` runs) and the every-minute refresh of recent days;
+     rebuild` runs) and the every-minute refresh of recent days, the same for the segment rollups
+     (`analytics_refresh_segments`), and that refresh after a minute's churn of memberships;
   5. starts the release profile-api and times every report endpoint over the whole range
-     (--repeat requests each, median and max), from the rollups, for a segment (computed live)
+     (--repeat requests each, median and max), from the rollups, for a segment (from the segment
+     rollups; journeys and funnels computed live)
      and in a time zone without rollups (live), plus the existing /v1/journeys and /v1/funnels;
   6. prints a table and appends a dated section (machine, date, commit) to docs/BENCHMARKS.md.
 """
@@ -103,6 +105,15 @@ def bash_pg(snippet):
 def timed(conn, sql, params=None):
     started = time.monotonic()
     conn.execute(sql, params)
+    return time.monotonic() - started
+
+
+def timed_segments(conn, first, last):
+    """analytics_refresh_segments (sql/0012) in the REPEATABLE READ transaction it requires."""
+    started = time.monotonic()
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    conn.execute(f"SELECT analytics_refresh_segments({first}, {last})")
+    conn.execute("COMMIT")
     return time.monotonic() - started
 
 
@@ -205,10 +216,22 @@ def main():
             reuse = exists and args.reuse_rollups and conn.execute("SELECT EXISTS (SELECT 1 FROM analytics_session_path_rollup)").fetchone()[0]
             if reuse:
                 log("reusing the rollups of an earlier run")
-                rebuild = recent = None
+                rebuild = recent = segments = None
             else:
                 rebuild = timed(conn, "SELECT analytics_refresh((SELECT min(started_at) FROM sessions)::date - 1, current_date + 2)")
                 recent = timed(conn, "SELECT analytics_refresh(current_date - 3, current_date + 2)")
+                segments = {"rebuild": timed_segments(conn, "(SELECT min(started_at) FROM sessions)::date - 1", "current_date + 2"),
+                            "recent": timed_segments(conn, "current_date - 3", "current_date + 2")}
+                # A minute's churn: 1 % of the members leave and as many visitors enter.
+                conn.execute("UPDATE segment_memberships SET left_at = now() WHERE left_at IS NULL AND random() < 0.01")
+                segments["changes"] = conn.execute("""
+                    WITH entered AS (
+                        INSERT INTO segment_memberships (segment_id, site_id, profile_id)
+                        SELECT 1, 1, id FROM visitor_profiles p
+                        WHERE random() < 0.001 AND NOT EXISTS (SELECT 1 FROM segment_memberships m WHERE m.profile_id = p.id AND m.left_at IS NULL)
+                        RETURNING 1)
+                    SELECT (SELECT count(*) FROM entered) + (SELECT count(*) FROM analytics_segment_changes)""").fetchone()[0]
+                segments["churn"] = timed_segments(conn, "current_date - 3", "current_date + 2")
             rollup_rows = conn.execute("SELECT (SELECT count(*) FROM analytics_traffic_rollup) + (SELECT count(*) FROM analytics_page_rollup)"
                                        " + (SELECT count(*) FROM analytics_interest_rollup)").fetchone()[0]
             journey_rows = conn.execute("SELECT (SELECT count(*) FROM analytics_session_path_rollup), (SELECT count(*) FROM analytics_journey_rollup)").fetchone()
@@ -235,9 +258,9 @@ def main():
         cases += [
             ("/v1/reports/traffic, interval=week", f"/v1/reports/traffic?{days}&interval=week"),
             ("/v1/reports/traffic as CSV", f"/v1/reports/traffic?{days}&format=csv"),
-            ("/v1/reports/traffic, segment (live)", f"/v1/reports/traffic?{days}&segment=returning"),
-            ("/v1/reports/pages, segment (live)", f"/v1/reports/pages?{days}&segment=returning"),
-            ("/v1/reports/interests, segment (live)", f"/v1/reports/interests?{days}&segment=returning"),
+            ("/v1/reports/traffic, segment (rollup)", f"/v1/reports/traffic?{days}&segment=returning"),
+            ("/v1/reports/pages, segment (rollup)", f"/v1/reports/pages?{days}&segment=returning"),
+            ("/v1/reports/interests, segment (rollup)", f"/v1/reports/interests?{days}&segment=returning"),
             ("/v1/reports/pipeline, segment", f"/v1/reports/pipeline?{days}&segment=returning"),
             ("/v1/reports/personalization, segment", f"/v1/reports/personalization?{days}&segment=returning"),
             ("/v1/funnels /p/0 → /p/1 → /p/2, segment (live)", f"/v1/funnels?site=bench&from={first}&to={tomorrow}&steps=/p/0,/p/1,/p/2&segment=returning"),
@@ -290,7 +313,9 @@ def main():
         f"{counts['segment_memberships']:,} segment memberships, {counts['personalization_exposures']:,} exposures. "
         f"Generated in {generated['load_seconds']:.0f} s (+ {generated['index_seconds']:.0f} s indexes and ANALYZE). "
         + (f"Rollup rebuild (all days, UTC): {rebuild:.1f} s, {rollup_rows:,} rollup rows plus {journey_rows[0]:,} session paths and "
-           f"{journey_rows[1]:,} journey rows; refresh of recent days (what the engine runs every minute): {recent:.1f} s."
+           f"{journey_rows[1]:,} journey rows; refresh of recent days (what the engine runs every minute): {recent:.1f} s. "
+           f"Segment rollups (sql/0012): rebuild {segments['rebuild']:.1f} s, refresh of recent days {segments['recent']:.1f} s, "
+           f"and {segments['churn']:.1f} s with {segments['changes']:,} membership changes to apply."
            if rebuild is not None else
            f"Rollups of an earlier run reused (--reuse-rollups; not re-timed): {rollup_rows:,} rollup rows plus "
            f"{journey_rows[0]:,} session paths and {journey_rows[1]:,} journey rows."),

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import Shared
 import Testing
 @testable import EngineApp
@@ -85,6 +86,92 @@ struct AnalyticsRollupTests {
         #expect(!schedule.isDue(at: start + .seconds(60)))
         #expect(!schedule.isDue(at: start + .seconds(599)))
         #expect(schedule.isDue(at: start + .seconds(600)))
+    }
+
+    /// The per-segment rollups (sql/0012) are those of the current members: recent days are
+    /// recomputed, and an entry or exit changes older days when the refresh applies it. After each
+    /// step every row equals the live function (SQL written in sql/0005, per segment).
+    @Test func segment_rollups_follow_who_enters_and_leaves() async throws {
+        try await TestDatabase.with { db in
+            try await AnalyticsFixture.load(db)
+            try await db.client.query("INSERT INTO analytics_time_zones (time_zone) VALUES ('Asia/Tokyo')", logger: TestDatabase.logger)
+            // Nothing applied yet: the fixture's membership is logged, the rollups are empty.
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_segment_changes", as: Int64.self) == 1)
+            #expect(try await Self.segmentMismatches(db) > 0)
+
+            // A refresh of April only: Grace's March figures come from her logged entry.
+            try await AnalyticsFixture.refreshSegments(db, from: "2026-04-01", to: "2026-04-02")
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_segment_changes", as: Int64.self) == 0)
+            #expect(try await db.scalar("""
+                SELECT sum(page_views)::bigint FROM analytics_segment_traffic_rollup WHERE time_zone = 'UTC' AND period = 'day'
+                """, as: Int64.self) == 5)
+            #expect(try await Self.segmentMismatches(db) == 0)
+
+            // Ada enters again, Grace leaves, Alan enters and is erased: March changes without being recomputed.
+            try await db.client.query("""
+                WITH g AS (SELECT id, site_id FROM segments WHERE slug = 'pricing-viewers'),
+                     left_now AS (UPDATE segment_memberships SET left_at = now()
+                                  WHERE profile_id = '00000000-0000-4000-8000-000000000002' AND left_at IS NULL RETURNING 1)
+                INSERT INTO segment_memberships (segment_id, site_id, profile_id)
+                SELECT g.id, g.site_id, p::uuid FROM g, unnest(ARRAY['00000000-0000-4000-8000-000000000001',
+                                                                     '00000000-0000-4000-8000-000000000003']) p
+                """, logger: TestDatabase.logger)
+            try await db.client.query("DELETE FROM visitor_profiles WHERE id = '00000000-0000-4000-8000-000000000003'", logger: TestDatabase.logger)
+            #expect(try await db.scalar("SELECT sum(delta)::bigint FROM analytics_segment_changes", as: Int64.self) == 0)
+            try await AnalyticsFixture.refreshSegments(db, from: "2026-04-01", to: "2026-04-02")
+            #expect(try await db.scalar("""
+                SELECT sum(page_views)::bigint FROM analytics_segment_traffic_rollup WHERE time_zone = 'UTC' AND period = 'day'
+                """, as: Int64.self) == 3)
+            #expect(try await Self.segmentMismatches(db) == 0)
+            // Rows nobody is left in are gone, not zero.
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_segment_traffic_rollup WHERE sessions = 0 AND page_views = 0",
+                                        as: Int64.self) == 0)
+
+            // A refresh over all of March gives the same rows; a deleted segment takes its rows along.
+            try await AnalyticsFixture.refreshSegments(db, from: "2026-03-01", to: "2026-04-01")
+            #expect(try await Self.segmentMismatches(db) == 0)
+            try await db.client.query("DELETE FROM segments WHERE slug = 'pricing-viewers'", logger: TestDatabase.logger)
+            try await AnalyticsFixture.refreshSegments(db, from: "2026-04-01", to: "2026-04-02")
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_segment_page_rollup", as: Int64.self) == 0)
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_segment_changes", as: Int64.self) == 0)
+        }
+    }
+
+    /// The refresh refuses READ COMMITTED: it would count a change made during it twice or never.
+    @Test func the_segment_refresh_needs_repeatable_read() async throws {
+        try await TestDatabase.with { db in
+            let error = await #expect(throws: PSQLError.self) {
+                _ = try await db.scalar("SELECT analytics_refresh_segments('2026-03-01', '2026-04-01')", as: Int64.self)
+            }
+            #expect(error?.serverInfo?[.message]?.contains("REPEATABLE READ") == true)
+            try await AnalyticsFixture.refreshSegments(db, from: "2026-03-01", to: "2026-04-01")
+        }
+    }
+
+    /// Rows of the segment rollups that differ from the live functions, both ways, over every
+    /// segment and rollup zone (whole ISO weeks around March 2026).
+    static func segmentMismatches(_ db: TestDatabase) async throws -> Int64 {
+        try await db.scalar("""
+            WITH pairs AS (SELECT g.id AS seg, z.time_zone AS zone FROM segments g, analytics_time_zones z),
+            rolled AS (
+                SELECT seg, zone, 't' AS kind, row(period, period_start, visitors, sessions, bounced_sessions, duration_seconds, page_views)::text AS r
+                FROM pairs JOIN analytics_segment_traffic_rollup t ON t.segment_id = seg AND t.time_zone = zone
+                UNION ALL
+                SELECT seg, zone, 'p', row(day, path, views, entries, exits)::text
+                FROM pairs JOIN analytics_segment_page_rollup p ON p.segment_id = seg AND p.time_zone = zone
+                UNION ALL
+                SELECT seg, zone, 'i', row(day, target_kind, target_id, profiles, signals)::text
+                FROM pairs JOIN analytics_segment_interest_rollup i ON i.segment_id = seg AND i.time_zone = zone
+            ),
+            live AS (
+                SELECT seg, zone, 't' AS kind, row(t.*)::text AS r FROM pairs, analytics_traffic(1, zone, '2026-02-23', '2026-04-06', seg) t
+                UNION ALL
+                SELECT seg, zone, 'p', row(p.*)::text FROM pairs, analytics_pages(1, zone, '2026-02-23', '2026-04-06', seg) p
+                UNION ALL
+                SELECT seg, zone, 'i', row(i.*)::text FROM pairs, analytics_interests(1, zone, '2026-02-23', '2026-04-06', seg) i
+            )
+            SELECT count(*) FROM ((SELECT * FROM rolled EXCEPT ALL SELECT * FROM live) UNION ALL (SELECT * FROM live EXCEPT ALL SELECT * FROM rolled)) d
+            """, as: Int64.self) ?? -1
     }
 
     /// 20,000 visitors over ten days: the merged daily sketches estimate them within 5 % (three

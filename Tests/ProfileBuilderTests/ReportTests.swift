@@ -46,9 +46,9 @@ struct ReportTests {
             #expect(Self.column(Self.rows(weeks), "visitors") == ["0", "3", "1"])
             #expect(Self.column(Self.rows(weeks), "sessions") == ["0", "4", "1"])
 
-            // A segment is computed live from the raw tables: only Grace is a current member.
+            // A segment comes from its rollup (sql/0012): only Grace is a current member.
             let segment = try await client.call(.get, "/v1/reports/traffic?\(range)&segment=pricing-viewers", token: analyst)
-            #expect(segment.json["source"] as? String == "live")
+            #expect(segment.json["source"] as? String == "rollup")
             let segmentTotals = try #require(segment.json["totals"] as? Row)
             #expect(segmentTotals["visitors"] as? Int == 1)
             #expect(segmentTotals["sessions"] as? Int == 2)

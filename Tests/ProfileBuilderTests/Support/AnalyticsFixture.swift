@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdTesting
 import PostgresNIO
+import Shared
 @testable import ProfileAPIApp
 
 /// Loads Tests/fixtures/analytics.sql (also used by the dashboard browser test) and refreshes
@@ -15,11 +16,20 @@ enum AnalyticsFixture {
         }
     }
 
-    /// Keeps rollups in `zones` too and recomputes March 2026.
+    /// Keeps rollups in `zones` too and recomputes March 2026, per segment too.
     static func refresh(_ db: TestDatabase, zones: [String] = []) async throws {
         try await db.client.query("INSERT INTO analytics_time_zones (time_zone) SELECT unnest(\(zones)::text[]) ON CONFLICT DO NOTHING",
                                   logger: TestDatabase.logger)
         try await db.client.query("SELECT analytics_refresh('2026-03-01', '2026-04-01')", logger: TestDatabase.logger)
+        try await refreshSegments(db, from: "2026-03-01", to: "2026-04-01")
+    }
+
+    /// `analytics_refresh_segments` (sql/0012) in the REPEATABLE READ transaction it requires.
+    static func refreshSegments(_ db: TestDatabase, from: String, to: String) async throws {
+        try await db.client.transaction(logger: TestDatabase.logger) { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: TestDatabase.logger)
+            try await connection.query("SELECT analytics_refresh_segments(\(from)::date, \(to)::date)", logger: TestDatabase.logger)
+        }
     }
 }
 

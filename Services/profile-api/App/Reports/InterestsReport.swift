@@ -11,6 +11,11 @@ extension Reports {
         WHERE site_id = $1 AND time_zone = $2::text AND day BETWEEN $3::date AND $4::date
         """
 
+    private static let interestsFromSegmentRollup = """
+        SELECT day, target_kind, target_id, profiles, signals FROM analytics_segment_interest_rollup
+        WHERE segment_id = $6 AND site_id = $1 AND time_zone = $2::text AND day BETWEEN $3::date AND $4::date
+        """
+
     private static let interestsLive = """
         SELECT day, target_kind, target_id, profiles, signals FROM analytics_interests($1, $2::text, $3::date, $4::date + 1, $6::bigint)
         """
@@ -20,7 +25,7 @@ extension Reports {
         let limit = try option(scope, "limit", default: 10, 1...100)
         var binds = binds(scope)
         binds.append(limit, context: .default)
-        let source = scope.rollups ? Self.interestsFromRollup : Self.interestsLive
+        let source = !scope.rollups ? Self.interestsLive : scope.segmentID == nil ? Self.interestsFromRollup : Self.interestsFromSegmentRollup
         let result = try await json("""
             WITH \(Self.parameters), src AS (\(source)),
             targets AS (

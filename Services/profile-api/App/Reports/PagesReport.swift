@@ -11,6 +11,11 @@ extension Reports {
         WHERE site_id = $1 AND time_zone = $2::text AND day BETWEEN $3::date AND $4::date
         """
 
+    private static let pagesFromSegmentRollup = """
+        SELECT path, views, entries, exits FROM analytics_segment_page_rollup
+        WHERE segment_id = $6 AND site_id = $1 AND time_zone = $2::text AND day BETWEEN $3::date AND $4::date
+        """
+
     private static let pagesLive = """
         SELECT path, views, entries, exits FROM analytics_pages($1, $2::text, $3::date, $4::date + 1, $6::bigint)
         """
@@ -25,7 +30,7 @@ extension Reports {
         var binds = binds(scope)
         binds.append(sort, context: .default)
         binds.append(limit, context: .default)
-        let source = scope.rollups ? Self.pagesFromRollup : Self.pagesLive
+        let source = !scope.rollups ? Self.pagesLive : scope.segmentID == nil ? Self.pagesFromRollup : Self.pagesFromSegmentRollup
         let result = try await json("""
             WITH \(Self.parameters), src AS (\(source)),
             per_path AS (SELECT path, sum(views) AS views, sum(entries) AS entries, sum(exits) AS exits FROM src GROUP BY path),

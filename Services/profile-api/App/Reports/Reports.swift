@@ -21,7 +21,8 @@ struct Reports: Sendable {
         let request: ReportRequest
         let siteID: Int64
         let segmentID: Int64?
-        /// Rollups hold every site's days in their zones but not per segment.
+        /// Rollups hold every site's days in their zones, per segment too (sql/0012) for traffic,
+        /// pages and interests.
         let rollups: Bool
     }
 
@@ -46,7 +47,7 @@ struct Reports: Sendable {
             if request.segment != nil, segment == nil {
                 throw APIError.badRequest("invalid_parameter", "no segment '\(request.segment ?? "")' for this site", field: "segment")
             }
-            return Scope(request: request, siteID: site, segmentID: segment, rollups: rolled && segment == nil)
+            return Scope(request: request, siteID: site, segmentID: segment, rollups: rolled)
         }
         throw APIError.unavailable("the database gave no answer; retry later")
     }

@@ -14,7 +14,14 @@ extension Reports {
         WHERE site_id = $1 AND time_zone = $2::text AND period = $5::text AND period_start BETWEEN $3::date AND $4::date
         """
 
-    /// The same figures computed from the raw tables (segments, zones without rollups).
+    /// Rows of sql/0012's analytics_segment_traffic_rollup: the segment's current members.
+    private static let trafficFromSegmentRollup = """
+        SELECT period_start, visitors, sessions, bounced_sessions, duration_seconds, page_views
+        FROM analytics_segment_traffic_rollup
+        WHERE segment_id = $6 AND site_id = $1 AND time_zone = $2::text AND period = $5::text AND period_start BETWEEN $3::date AND $4::date
+        """
+
+    /// The same figures computed from the raw tables (zones without rollups).
     private static let trafficLive = """
         SELECT period_start, visitors, sessions, bounced_sessions, duration_seconds, page_views
         FROM analytics_traffic($1, $2::text, $3::date, $4::date + 1, $6::bigint) WHERE period = $5::text
@@ -26,11 +33,14 @@ extension Reports {
 
     /// Named query `report_traffic`: one row per period plus range totals. Distinct visitors over the
     /// whole range cannot be summed from the periods (a returning visitor would count twice): they
-    /// are counted from the sessions, or estimated from the rollup's sketches for big ranges.
+    /// are counted from the sessions, or estimated from the rollup's sketches for big ranges. A
+    /// segment's are counted member by member (sessions_profile_started_idx): a segment is a small
+    /// part of the visitors, and the sketches are of the whole site.
     func traffic(_ scope: Scope) async throws -> ReportTable {
-        let source = scope.rollups ? Self.trafficFromRollup : Self.trafficLive
+        let source = !scope.rollups ? Self.trafficLive : scope.segmentID == nil ? Self.trafficFromRollup : Self.trafficFromSegmentRollup
         var binds = binds(scope)
-        binds.append(scope.rollups, context: .default)
+        // The sketches are of the whole site: a segment's visitors are always counted.
+        binds.append(scope.rollups && scope.segmentID == nil, context: .default)
         binds.append(Self.exactVisitorsMaxSessions, context: .default)
         let result = try await json("""
             WITH \(Self.parameters), src AS (\(source)),
@@ -50,8 +60,11 @@ extension Reports {
             ),
             visitors AS (
                 SELECT CASE WHEN (SELECT estimated FROM totals) THEN analytics_estimate_visitors($1, $2::text, $3::date, $4::date + 1)
+                            WHEN $6::bigint IS NOT NULL THEN (SELECT count(*) FROM segment_memberships m
+                                  WHERE m.segment_id = $6::bigint AND m.left_at IS NULL AND EXISTS (SELECT 1 FROM sessions se
+                                        WHERE se.profile_id = m.profile_id AND se.site_id = $1 AND NOT se.is_bot AND \(Self.inRange("se.started_at"))))
                             ELSE (SELECT count(*) FROM (SELECT DISTINCT se.profile_id FROM sessions se
-                                  WHERE se.site_id = $1 AND NOT se.is_bot AND \(Self.inRange("se.started_at")) AND \(Self.inSegment("se.profile_id"))) v)
+                                  WHERE se.site_id = $1 AND NOT se.is_bot AND \(Self.inRange("se.started_at"))) v)
                        END AS n
             )
             SELECT jsonb_build_object(
