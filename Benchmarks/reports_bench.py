@@ -216,10 +216,11 @@ def main():
             reuse = exists and args.reuse_rollups and conn.execute("SELECT EXISTS (SELECT 1 FROM analytics_session_path_rollup)").fetchone()[0]
             if reuse:
                 log("reusing the rollups of an earlier run")
-                rebuild = recent = segments = None
+                rebuild = recent = recent_without_journeys = segments = None
             else:
                 rebuild = timed(conn, "SELECT analytics_refresh((SELECT min(started_at) FROM sessions)::date - 1, current_date + 2)")
                 recent = timed(conn, "SELECT analytics_refresh(current_date - 3, current_date + 2)")
+                recent_without_journeys = timed(conn, "SELECT analytics_refresh(current_date - 3, current_date + 2, false)")
                 segments = {"rebuild": timed_segments(conn, "(SELECT min(started_at) FROM sessions)::date - 1", "current_date + 2"),
                             "recent": timed_segments(conn, "current_date - 3", "current_date + 2")}
                 # A minute's churn: 1 % of the members leave and as many visitors enter.
@@ -313,7 +314,8 @@ def main():
         f"{counts['segment_memberships']:,} segment memberships, {counts['personalization_exposures']:,} exposures. "
         f"Generated in {generated['load_seconds']:.0f} s (+ {generated['index_seconds']:.0f} s indexes and ANALYZE). "
         + (f"Rollup rebuild (all days, UTC): {rebuild:.1f} s, {rollup_rows:,} rollup rows plus {journey_rows[0]:,} session paths and "
-           f"{journey_rows[1]:,} journey rows; refresh of recent days (what the engine runs every minute): {recent:.1f} s. "
+           f"{journey_rows[1]:,} journey rows; refresh of recent days: {recent:.1f} s, {recent_without_journeys:.1f} s without the journey "
+           f"rollups (what the engine runs every minute; sql/0011). "
            f"Segment rollups (sql/0012): rebuild {segments['rebuild']:.1f} s, refresh of recent days {segments['recent']:.1f} s, "
            f"and {segments['churn']:.1f} s with {segments['changes']:,} membership changes to apply."
            if rebuild is not None else
