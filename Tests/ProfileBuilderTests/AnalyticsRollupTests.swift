@@ -137,6 +137,30 @@ struct AnalyticsRollupTests {
         }
     }
 
+    /// A change committed while a refresh runs is outside the refresh's snapshot: it stays logged
+    /// and the next refresh applies it, once.
+    @Test func a_change_during_a_segment_refresh_is_applied_once_by_the_next() async throws {
+        try await TestDatabase.with { db in
+            try await AnalyticsFixture.load(db)
+            try await AnalyticsFixture.refreshSegments(db, from: "2026-04-01", to: "2026-04-02")
+            try await db.client.transaction(logger: TestDatabase.logger) { refresh in
+                try await refresh.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: TestDatabase.logger)
+                try await refresh.query("SELECT 1", logger: TestDatabase.logger)  // takes the snapshot
+                // Meanwhile, on another connection, Ada enters the segment again (committed).
+                try await db.client.query("""
+                    INSERT INTO segment_memberships (segment_id, site_id, profile_id)
+                    SELECT id, site_id, '00000000-0000-4000-8000-000000000001' FROM segments WHERE slug = 'pricing-viewers'
+                    """, logger: TestDatabase.logger)
+                try await refresh.query("SELECT analytics_refresh_segments('2026-04-01', '2026-04-02')", logger: TestDatabase.logger)
+            }
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_segment_changes", as: Int64.self) == 1)
+            #expect(try await Self.segmentMismatches(db) > 0)
+            try await AnalyticsFixture.refreshSegments(db, from: "2026-04-01", to: "2026-04-02")
+            #expect(try await db.scalar("SELECT count(*) FROM analytics_segment_changes", as: Int64.self) == 0)
+            #expect(try await Self.segmentMismatches(db) == 0)
+        }
+    }
+
     /// The refresh refuses READ COMMITTED: it would count a change made during it twice or never.
     @Test func the_segment_refresh_needs_repeatable_read() async throws {
         try await TestDatabase.with { db in
