@@ -126,19 +126,26 @@ COMMENT ON TABLE analytics_segment_interest_rollup IS 'analytics_interests(site,
 --     indexes: what entries and exits add to or take from older days;
 --   * p_window true: every current member of every segment, for site p_site's instants inside
 --     [p_lo, p_hi): one pass over the recent days for all segments, not one per segment.
+-- Who: the net change per segment and profile of the logged changes (p_window false; changes of
+-- deleted segments are skipped), or every current membership with +1 (p_window true).
+CREATE FUNCTION analytics_segment_members(p_window boolean)
+RETURNS TABLE (segment_id bigint, profile_id uuid, delta bigint)
+LANGUAGE sql STABLE
+AS $$
+    SELECT c.segment_id, c.profile_id, sum(c.delta)::bigint
+      FROM analytics_segment_changes c JOIN segments g ON g.id = c.segment_id
+     WHERE NOT p_window
+     GROUP BY 1, 2 HAVING sum(c.delta) <> 0
+    UNION ALL
+    SELECT m.segment_id, m.profile_id, 1 FROM segment_memberships m WHERE p_window AND m.left_at IS NULL
+$$;
+
 CREATE FUNCTION analytics_segment_members_traffic(p_tz text, p_lo timestamptz, p_hi timestamptz, p_window boolean, p_site bigint)
 RETURNS TABLE (segment_id bigint, site_id bigint, period text, period_start date, visitors bigint, sessions bigint,
                bounced_sessions bigint, duration_seconds bigint, page_views bigint)
 LANGUAGE sql STABLE
 AS $$
-    WITH who AS (
-        SELECT c.segment_id, c.profile_id, sum(c.delta)::bigint AS delta
-          FROM analytics_segment_changes c JOIN segments g ON g.id = c.segment_id
-         WHERE NOT p_window
-         GROUP BY 1, 2 HAVING sum(c.delta) <> 0
-        UNION ALL
-        SELECT m.segment_id, m.profile_id, 1 FROM segment_memberships m WHERE p_window AND m.left_at IS NULL
-    ), s AS (
+    WITH who AS (SELECT * FROM analytics_segment_members(p_window)), s AS (
         SELECT c.segment_id, c.delta, se.site_id, se.profile_id, (se.started_at AT TIME ZONE p_tz)::date AS day,
                coalesce(sa.bounced, se.page_count <= 1) AS bounced,
                coalesce(sa.duration_seconds, floor(extract(epoch FROM se.last_activity_at - se.started_at))::int) AS duration
@@ -182,14 +189,7 @@ CREATE FUNCTION analytics_segment_members_pages(p_tz text, p_lo timestamptz, p_h
 RETURNS TABLE (segment_id bigint, site_id bigint, day date, path text, views bigint, entries bigint, exits bigint)
 LANGUAGE sql STABLE
 AS $$
-    WITH who AS (
-        SELECT c.segment_id, c.profile_id, sum(c.delta)::bigint AS delta
-          FROM analytics_segment_changes c JOIN segments g ON g.id = c.segment_id
-         WHERE NOT p_window
-         GROUP BY 1, 2 HAVING sum(c.delta) <> 0
-        UNION ALL
-        SELECT m.segment_id, m.profile_id, 1 FROM segment_memberships m WHERE p_window AND m.left_at IS NULL
-    ), figures AS (
+    WITH who AS (SELECT * FROM analytics_segment_members(p_window)), figures AS (
         SELECT c.segment_id, pv.site_id, (pv.viewed_at AT TIME ZONE p_tz)::date AS day, pv.path,
                sum(c.delta) AS views, 0::numeric AS entries, 0::numeric AS exits
           FROM who c
@@ -219,14 +219,7 @@ CREATE FUNCTION analytics_segment_members_interests(p_tz text, p_lo timestamptz,
 RETURNS TABLE (segment_id bigint, site_id bigint, day date, target_kind text, target_id bigint, profiles bigint, signals bigint)
 LANGUAGE sql STABLE
 AS $$
-    WITH who AS (
-        SELECT c.segment_id, c.profile_id, sum(c.delta)::bigint AS delta
-          FROM analytics_segment_changes c JOIN segments g ON g.id = c.segment_id
-         WHERE NOT p_window
-         GROUP BY 1, 2 HAVING sum(c.delta) <> 0
-        UNION ALL
-        SELECT m.segment_id, m.profile_id, 1 FROM segment_memberships m WHERE p_window AND m.left_at IS NULL
-    ), signals AS (
+    WITH who AS (SELECT * FROM analytics_segment_members(p_window)), signals AS (
         SELECT c.segment_id, c.delta, pi.site_id, pi.profile_id, pi.catalog_item_id, pi.category_id, pi.viewed_at AS at
           FROM who c JOIN page_interests pi ON pi.profile_id = c.profile_id
          WHERE CASE WHEN p_window THEN pi.site_id = p_site AND pi.viewed_at >= p_lo AND pi.viewed_at < p_hi
@@ -341,6 +334,7 @@ END;
 $$;
 
 COMMENT ON FUNCTION analytics_refresh_segments(date, date) IS 'Keeps the per-segment rollups those of the current members: applies the membership changes logged in analytics_segment_changes to every day outside [p_from, p_to) (traffic: outside the whole ISO weeks) and recomputes the days inside for every segment, site and rollup zone. Must run in a REPEATABLE READ transaction. The engine calls it every minute after analytics_refresh(); `profile-engine analytics rebuild` over all days.';
+COMMENT ON FUNCTION analytics_segment_members(boolean) IS 'The members analytics_segment_members_traffic/pages/interests() compute figures for: the net logged changes (p_window false) or every current membership with delta 1 (p_window true).';
 COMMENT ON FUNCTION analytics_segment_members_traffic(text, timestamptz, timestamptz, boolean, bigint) IS 'analytics_traffic() figures per segment of the logged changes outside [p_lo, p_hi) (p_window false), or of all current members of site p_site inside it (p_window true). Used by analytics_refresh_segments().';
 COMMENT ON FUNCTION analytics_segment_members_pages(text, timestamptz, timestamptz, boolean, bigint) IS 'analytics_pages() figures per segment, as analytics_segment_members_traffic() chooses its members and instants.';
 COMMENT ON FUNCTION analytics_segment_members_interests(text, timestamptz, timestamptz, boolean, bigint) IS 'analytics_interests() figures per segment, as analytics_segment_members_traffic() chooses its members and instants.';
