@@ -17,7 +17,7 @@
      (`analytics_refresh_segments`), and that refresh after a minute's churn of memberships;
   5. starts the release profile-api and times every report endpoint over the whole range
      (--repeat requests each, median and max), from the rollups, for a segment (from the segment
-     rollups; journeys and funnels computed live)
+     rollups)
      and in a time zone without rollups (live), plus the existing /v1/journeys and /v1/funnels;
   6. prints a table and appends a dated section (machine, date, commit) to docs/BENCHMARKS.md.
 """
@@ -264,8 +264,9 @@ def main():
             ("/v1/reports/interests, segment (rollup)", f"/v1/reports/interests?{days}&segment=returning"),
             ("/v1/reports/pipeline, segment", f"/v1/reports/pipeline?{days}&segment=returning"),
             ("/v1/reports/personalization, segment", f"/v1/reports/personalization?{days}&segment=returning"),
-            ("/v1/funnels /p/0 → /p/1 → /p/2, segment (live)", f"/v1/funnels?site=bench&from={first}&to={tomorrow}&steps=/p/0,/p/1,/p/2&segment=returning"),
-            ("/v1/journeys, segment (live)", f"/v1/journeys?site=bench&from={first}&to={tomorrow}&segment=returning"),
+            ("/v1/funnels /p/0 → /p/1 → /p/2, segment (rollup)", f"/v1/funnels?site=bench&from={first}&to={tomorrow}&steps=/p/0,/p/1,/p/2&segment=returning"),
+            ("/v1/journeys, segment (rollup)", f"/v1/journeys?site=bench&from={first}&to={tomorrow}&segment=returning"),
+            ("/v1/reports/journeys (drop-offs), segment (rollup)", f"/v1/reports/journeys?{days}&segment=returning"),
             ("/v1/reports/traffic, tz without rollups (live)", f"/v1/reports/traffic?{days}&tz=America/New_York"),
             ("/v1/reports/pages, tz without rollups (live)", f"/v1/reports/pages?{days}&tz=America/New_York"),
             ("/v1/reports/journeys (drop-offs)", f"/v1/reports/journeys?{days}"),

@@ -1,17 +1,18 @@
 -- =============================================================================
 -- Profile Builder — rollups per segment, for current members
 --
--- A report filtered by a segment counts the current members' sessions, page views and
--- interest signals. Computed from the raw tables that took 6–30 s at 10,000,000 page views
--- (docs/BENCHMARKS.md, 2026-12-06), because a segment's members are scattered over every day.
--- The traffic, page and interest figures are therefore also kept per segment, and stay those of
--- the current members in two ways:
+-- A report, journey or funnel filtered by a segment counts the current members' sessions, page
+-- views and interest signals. Computed from the raw tables that took 6–30 s at 10,000,000 page
+-- views (docs/BENCHMARKS.md, 2026-12-06), because a segment's members are scattered over every
+-- day. The traffic, page, interest and journey figures, and the session paths funnels read, are
+-- therefore also kept per segment, and stay those of the current members in two ways:
 --   * recent days are recomputed every minute, like the other rollups, in one pass for all
 --     segments (the analytics_* functions with a segment take one pass per segment);
 --   * older days change only when somebody enters or leaves the segment. A trigger logs each
 --     change (+1 enter, -1 leave) in analytics_segment_changes, and the refresh adds or
---     subtracts that profile's figures for those days. Every figure of these three rollups is a
---     sum over profiles (a visitor counts once per day or week), so this is exact.
+--     subtracts that profile's figures for those days (copies or deletes its session paths).
+--     Every figure of these rollups is a sum over profiles (a visitor counts once per day or
+--     week), so this is exact.
 -- analytics_refresh_segments() does both and must run in one REPEATABLE READ transaction: the
 -- changes it consumes and the memberships it recomputes from must be the same snapshot, or a
 -- change committed in between would be counted twice or never.
@@ -115,6 +116,42 @@ CREATE TABLE analytics_segment_interest_rollup (
 );
 
 COMMENT ON TABLE analytics_segment_interest_rollup IS 'analytics_interests(site, zone, from, to, segment) per segment, site and rollup zone: interest signals of the segment''s current members per catalog target and local day, kept by analytics_refresh_segments().';
+
+-- Journeys and funnels (sql/0007) per segment. The journey figures add up over sessions like the
+-- others, and keep every n-gram (a segment's days are small). Funnels need each session's pages:
+-- the members' rows of analytics_session_path_rollup are copied per segment, so that a funnel
+-- reads only its segment's sessions.
+CREATE TABLE analytics_segment_journey_rollup (
+    segment_id      bigint NOT NULL REFERENCES segments (id) ON DELETE CASCADE,
+    site_id         bigint NOT NULL REFERENCES sites (id),
+    time_zone       text NOT NULL REFERENCES analytics_time_zones (time_zone) ON DELETE CASCADE,
+    day             date NOT NULL,
+    kind            text NOT NULL CHECK (kind IN ('entry', 'exit', 'view', 'visited', 'path', 'pages', 'time',
+                                                   'sessions', 'pages_sum', 'seconds_sum')),
+    key             text[] NOT NULL,
+    n               bigint NOT NULL,
+    PRIMARY KEY (segment_id, site_id, time_zone, day, kind, key)
+);
+
+COMMENT ON TABLE analytics_segment_journey_rollup IS 'analytics_journeys(site, zone, from, to, segment, true, NULL) per segment, site and rollup zone, from the session-path rollup: the journey figures of the segment''s current members per local day of session start, every n-gram kept. Kept by analytics_refresh_segments().';
+
+CREATE TABLE analytics_segment_session_path_rollup (
+    segment_id      bigint NOT NULL REFERENCES segments (id) ON DELETE CASCADE,
+    session_id      uuid NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    profile_id      uuid NOT NULL,
+    site_id         bigint NOT NULL REFERENCES sites (id),
+    started_at      timestamptz NOT NULL,
+    paths           text[] NOT NULL,
+    viewed_at       timestamptz[] NOT NULL,
+    PRIMARY KEY (segment_id, session_id)
+);
+CREATE INDEX analytics_segment_session_path_rollup_range_idx ON analytics_segment_session_path_rollup (segment_id, site_id, started_at);
+CREATE INDEX analytics_segment_session_path_rollup_profile_idx ON analytics_segment_session_path_rollup (segment_id, profile_id);
+-- Erasing a session deletes its copies (the foreign key's cascade looks them up by session).
+CREATE INDEX analytics_segment_session_path_rollup_session_idx ON analytics_segment_session_path_rollup (session_id);
+
+COMMENT ON TABLE analytics_segment_session_path_rollup IS 'The rows of analytics_session_path_rollup whose session''s profile is a current member of the segment (paths and view times only), kept by analytics_refresh_segments(); funnels filtered by a segment read it.';
+COMMENT ON COLUMN analytics_segment_session_path_rollup.profile_id IS 'sessions.profile_id when the row was copied (an exit from the segment removes the rows by it).';
 
 -- -----------------------------------------------------------------------------
 -- Figures of a set of members, the same definitions as analytics_traffic/pages/interests (sql/0005)
@@ -240,6 +277,50 @@ AS $$
       FROM per_profile GROUP BY 1, 2, 3, 4, 5
 $$;
 
+-- The journey figures of analytics_journeys() (sql/0007, from the session-path rollup, every
+-- n-gram length 2-10) per segment, for the members and instants chosen as above.
+CREATE FUNCTION analytics_segment_members_journeys(p_tz text, p_lo timestamptz, p_hi timestamptz, p_window boolean, p_site bigint)
+RETURNS TABLE (segment_id bigint, site_id bigint, day date, kind text, key text[], n bigint)
+LANGUAGE sql STABLE
+AS $$
+    WITH who AS (SELECT * FROM analytics_segment_members(p_window)), d AS (
+        SELECT c.segment_id, c.delta, r.site_id, (r.started_at AT TIME ZONE p_tz)::date AS day, r.paths, r.pages,
+               r.duration_seconds, r.entry_page, r.exit_page, r.measured
+          FROM who c
+          JOIN sessions se ON se.profile_id = c.profile_id
+          JOIN analytics_session_path_rollup r ON r.session_id = se.id
+         WHERE CASE WHEN p_window THEN r.site_id = p_site AND r.started_at >= p_lo AND r.started_at < p_hi
+                    ELSE r.started_at < p_lo OR r.started_at >= p_hi END
+    ), views AS (
+        SELECT d.segment_id, d.site_id, d.day, u.path, sum(d.delta) AS views,
+               coalesce(sum(d.delta) FILTER (WHERE array_position(d.paths, u.path) = u.i), 0) AS visits
+          FROM d, unnest(d.paths) WITH ORDINALITY AS u(path, i) GROUP BY 1, 2, 3, 4
+    ), measured AS (
+        SELECT segment_id, site_id, day, sum(delta) AS sessions, sum(delta * pages) AS pages_sum, sum(delta * duration_seconds) AS seconds_sum
+          FROM d WHERE measured GROUP BY 1, 2, 3
+    ), figures AS (
+        SELECT v.segment_id, v.site_id, v.day, k.kind, ARRAY[v.path] AS key, k.n
+          FROM views v, LATERAL (VALUES ('view', v.views), ('visited', v.visits)) AS k(kind, n)
+        UNION ALL
+        SELECT d.segment_id, d.site_id, d.day, 'path', d.paths[i:i + len - 1], sum(d.delta)
+          FROM d, generate_subscripts(d.paths, 1) i, generate_series(2, least(10, cardinality(d.paths) - i + 1)) len
+         GROUP BY 1, 2, 3, 5
+        UNION ALL
+        SELECT segment_id, site_id, day, 'entry', ARRAY[entry_page], sum(delta) FROM d WHERE measured GROUP BY 1, 2, 3, 5
+        UNION ALL
+        SELECT segment_id, site_id, day, 'exit', ARRAY[exit_page], sum(delta) FROM d WHERE measured GROUP BY 1, 2, 3, 5
+        UNION ALL
+        SELECT segment_id, site_id, day, 'pages', ARRAY[pages::text], sum(delta) FROM d WHERE measured GROUP BY 1, 2, 3, 5
+        UNION ALL
+        SELECT segment_id, site_id, day, 'time', ARRAY[analytics_time_on_site_bucket(duration_seconds)::text], sum(delta)
+          FROM d WHERE measured GROUP BY 1, 2, 3, 5
+        UNION ALL
+        SELECT m.segment_id, m.site_id, m.day, t.kind, '{}', t.n
+          FROM measured m, LATERAL (VALUES ('sessions', m.sessions), ('pages_sum', m.pages_sum), ('seconds_sum', m.seconds_sum)) AS t(kind, n)
+    )
+    SELECT segment_id, site_id, day, kind, key, n::bigint FROM figures
+$$;
+
 -- -----------------------------------------------------------------------------
 -- The refresh
 -- -----------------------------------------------------------------------------
@@ -256,8 +337,10 @@ DECLARE
     zone    text;
     site    bigint;
     written bigint := 0;
-    n       bigint;
+    counted bigint;
     changed boolean;
+    lo_at   timestamptz;
+    hi_at   timestamptz;
     hashjoin  text := current_setting('enable_hashjoin');
     mergejoin text := current_setting('enable_mergejoin');
 BEGIN
@@ -270,6 +353,34 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('profile_builder.analytics_refresh_segments'));
     changed := EXISTS (SELECT 1 FROM analytics_segment_changes);
+    -- Session paths are kept by instant: the window is the zones' earliest and latest midnights.
+    SELECT min(p_from::timestamp AT TIME ZONE time_zone), max(p_to::timestamp AT TIME ZONE time_zone)
+      INTO lo_at, hi_at FROM analytics_time_zones;
+    IF changed THEN
+        PERFORM set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true);
+        DELETE FROM analytics_segment_session_path_rollup p USING analytics_segment_members(false) c
+         WHERE c.delta < 0 AND p.segment_id = c.segment_id AND p.profile_id = c.profile_id
+           AND (p.started_at < lo_at OR p.started_at >= hi_at);
+        GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
+        INSERT INTO analytics_segment_session_path_rollup (segment_id, session_id, profile_id, site_id, started_at, paths, viewed_at)
+        SELECT c.segment_id, r.session_id, se.profile_id, r.site_id, r.started_at, r.paths, r.viewed_at
+          FROM analytics_segment_members(false) c
+          JOIN sessions se ON se.profile_id = c.profile_id
+          JOIN analytics_session_path_rollup r ON r.session_id = se.id
+         WHERE c.delta > 0 AND (r.started_at < lo_at OR r.started_at >= hi_at)
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
+        PERFORM set_config('enable_hashjoin', hashjoin, true), set_config('enable_mergejoin', mergejoin, true);
+    END IF;
+    DELETE FROM analytics_segment_session_path_rollup WHERE started_at >= lo_at AND started_at < hi_at;
+    INSERT INTO analytics_segment_session_path_rollup (segment_id, session_id, profile_id, site_id, started_at, paths, viewed_at)
+    SELECT c.segment_id, r.session_id, se.profile_id, r.site_id, r.started_at, r.paths, r.viewed_at
+      FROM analytics_segment_members(true) c
+      JOIN sessions se ON se.profile_id = c.profile_id
+      JOIN analytics_session_path_rollup r ON r.session_id = se.id
+     WHERE r.started_at >= lo_at AND r.started_at < hi_at;
+    GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
+
     FOR zone IN SELECT time_zone FROM analytics_time_zones ORDER BY 1 LOOP
         IF changed THEN
             -- Older days: add or subtract the figures of who entered or left. A minute's changes
@@ -285,46 +396,63 @@ BEGIN
                SET visitors = r.visitors + EXCLUDED.visitors, sessions = r.sessions + EXCLUDED.sessions,
                    bounced_sessions = r.bounced_sessions + EXCLUDED.bounced_sessions,
                    duration_seconds = r.duration_seconds + EXCLUDED.duration_seconds, page_views = r.page_views + EXCLUDED.page_views;
-            GET DIAGNOSTICS n = ROW_COUNT; written := written + n;
+            GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
             INSERT INTO analytics_segment_page_rollup AS r (segment_id, site_id, time_zone, day, path, views, entries, exits)
             SELECT c.segment_id, c.site_id, zone, c.day, c.path, c.views, c.entries, c.exits
               FROM analytics_segment_members_pages(zone, p_from::timestamp AT TIME ZONE zone, p_to::timestamp AT TIME ZONE zone, false, NULL) c
             ON CONFLICT (segment_id, site_id, time_zone, day, path) DO UPDATE
                SET views = r.views + EXCLUDED.views, entries = r.entries + EXCLUDED.entries, exits = r.exits + EXCLUDED.exits;
-            GET DIAGNOSTICS n = ROW_COUNT; written := written + n;
+            GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
             INSERT INTO analytics_segment_interest_rollup AS r (segment_id, site_id, time_zone, day, target_kind, target_id, profiles, signals)
             SELECT c.segment_id, c.site_id, zone, c.day, c.target_kind, c.target_id, c.profiles, c.signals
               FROM analytics_segment_members_interests(zone, p_from::timestamp AT TIME ZONE zone, p_to::timestamp AT TIME ZONE zone, false, NULL) c
             ON CONFLICT (segment_id, site_id, time_zone, day, target_kind, target_id) DO UPDATE
                SET profiles = r.profiles + EXCLUDED.profiles, signals = r.signals + EXCLUDED.signals;
-            GET DIAGNOSTICS n = ROW_COUNT; written := written + n;
+            GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
+            INSERT INTO analytics_segment_journey_rollup AS r (segment_id, site_id, time_zone, day, kind, key, n)
+            SELECT c.segment_id, c.site_id, zone, c.day, c.kind, c.key, c.n
+              FROM analytics_segment_members_journeys(zone, p_from::timestamp AT TIME ZONE zone, p_to::timestamp AT TIME ZONE zone, false, NULL) c
+            ON CONFLICT (segment_id, site_id, time_zone, day, kind, key) DO UPDATE SET n = r.n + EXCLUDED.n;
+            GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
             PERFORM set_config('enable_hashjoin', hashjoin, true), set_config('enable_mergejoin', mergejoin, true);
             -- Rows everybody left hold only zeros; the functions return no such rows.
             DELETE FROM analytics_segment_traffic_rollup
              WHERE time_zone = zone AND visitors = 0 AND sessions = 0 AND bounced_sessions = 0 AND duration_seconds = 0 AND page_views = 0;
             DELETE FROM analytics_segment_page_rollup WHERE time_zone = zone AND views = 0 AND entries = 0 AND exits = 0;
             DELETE FROM analytics_segment_interest_rollup WHERE time_zone = zone AND profiles = 0 AND signals = 0;
+            -- (A day's seconds_sum is 0 when its sessions lasted 0 s: that row stays while the day has sessions.)
+            DELETE FROM analytics_segment_journey_rollup j
+             WHERE j.time_zone = zone AND j.n = 0
+               AND (j.kind <> 'seconds_sum' OR NOT EXISTS (
+                    SELECT 1 FROM analytics_segment_journey_rollup s
+                     WHERE s.segment_id = j.segment_id AND s.site_id = j.site_id AND s.time_zone = j.time_zone AND s.day = j.day
+                       AND s.kind = 'sessions' AND s.key = '{}' AND s.n <> 0));
         END IF;
 
         -- Recent days: recompute from the current members, one pass per site for all segments.
         DELETE FROM analytics_segment_traffic_rollup WHERE time_zone = zone AND period_start >= lo AND period_start < hi;
         DELETE FROM analytics_segment_page_rollup WHERE time_zone = zone AND day >= p_from AND day < p_to;
         DELETE FROM analytics_segment_interest_rollup WHERE time_zone = zone AND day >= p_from AND day < p_to;
+        DELETE FROM analytics_segment_journey_rollup WHERE time_zone = zone AND day >= p_from AND day < p_to;
         FOR site IN SELECT id FROM sites ORDER BY 1 LOOP
             INSERT INTO analytics_segment_traffic_rollup (segment_id, site_id, time_zone, period, period_start, visitors, sessions,
                                                           bounced_sessions, duration_seconds, page_views)
             SELECT c.segment_id, c.site_id, zone, c.period, c.period_start, c.visitors, c.sessions, c.bounced_sessions,
                    c.duration_seconds, c.page_views
               FROM analytics_segment_members_traffic(zone, lo::timestamp AT TIME ZONE zone, hi::timestamp AT TIME ZONE zone, true, site) c;
-            GET DIAGNOSTICS n = ROW_COUNT; written := written + n;
+            GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
             INSERT INTO analytics_segment_page_rollup (segment_id, site_id, time_zone, day, path, views, entries, exits)
             SELECT c.segment_id, c.site_id, zone, c.day, c.path, c.views, c.entries, c.exits
               FROM analytics_segment_members_pages(zone, p_from::timestamp AT TIME ZONE zone, p_to::timestamp AT TIME ZONE zone, true, site) c;
-            GET DIAGNOSTICS n = ROW_COUNT; written := written + n;
+            GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
             INSERT INTO analytics_segment_interest_rollup (segment_id, site_id, time_zone, day, target_kind, target_id, profiles, signals)
             SELECT c.segment_id, c.site_id, zone, c.day, c.target_kind, c.target_id, c.profiles, c.signals
               FROM analytics_segment_members_interests(zone, p_from::timestamp AT TIME ZONE zone, p_to::timestamp AT TIME ZONE zone, true, site) c;
-            GET DIAGNOSTICS n = ROW_COUNT; written := written + n;
+            GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
+            INSERT INTO analytics_segment_journey_rollup (segment_id, site_id, time_zone, day, kind, key, n)
+            SELECT c.segment_id, c.site_id, zone, c.day, c.kind, c.key, c.n
+              FROM analytics_segment_members_journeys(zone, p_from::timestamp AT TIME ZONE zone, p_to::timestamp AT TIME ZONE zone, true, site) c;
+            GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
         END LOOP;
     END LOOP;
     -- Exactly the changes this snapshot saw (later ones stay for the next refresh).
@@ -337,4 +465,5 @@ COMMENT ON FUNCTION analytics_refresh_segments(date, date) IS 'Keeps the per-seg
 COMMENT ON FUNCTION analytics_segment_members(boolean) IS 'The members analytics_segment_members_traffic/pages/interests() compute figures for: the net logged changes (p_window false) or every current membership with delta 1 (p_window true).';
 COMMENT ON FUNCTION analytics_segment_members_traffic(text, timestamptz, timestamptz, boolean, bigint) IS 'analytics_traffic() figures per segment of the logged changes outside [p_lo, p_hi) (p_window false), or of all current members of site p_site inside it (p_window true). Used by analytics_refresh_segments().';
 COMMENT ON FUNCTION analytics_segment_members_pages(text, timestamptz, timestamptz, boolean, bigint) IS 'analytics_pages() figures per segment, as analytics_segment_members_traffic() chooses its members and instants.';
+COMMENT ON FUNCTION analytics_segment_members_journeys(text, timestamptz, timestamptz, boolean, bigint) IS 'analytics_journeys() figures per segment (from the session-path rollup, every n-gram of length 2-10), as analytics_segment_members_traffic() chooses its members and instants.';
 COMMENT ON FUNCTION analytics_segment_members_interests(text, timestamptz, timestamptz, boolean, bigint) IS 'analytics_interests() figures per segment, as analytics_segment_members_traffic() chooses its members and instants.';

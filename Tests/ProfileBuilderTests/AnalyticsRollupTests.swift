@@ -95,6 +95,8 @@ struct AnalyticsRollupTests {
         try await TestDatabase.with { db in
             try await AnalyticsFixture.load(db)
             try await db.client.query("INSERT INTO analytics_time_zones (time_zone) VALUES ('Asia/Tokyo')", logger: TestDatabase.logger)
+            // The session paths the journey figures are made from.
+            try await db.client.query("SELECT analytics_refresh('2026-03-01', '2026-04-01')", logger: TestDatabase.logger)
             // Nothing applied yet: the fixture's membership is logged, the rollups are empty.
             #expect(try await db.scalar("SELECT count(*) FROM analytics_segment_changes", as: Int64.self) == 1)
             #expect(try await Self.segmentMismatches(db) > 0)
@@ -130,6 +132,11 @@ struct AnalyticsRollupTests {
             // A refresh over all of March gives the same rows; a deleted segment takes its rows along.
             try await AnalyticsFixture.refreshSegments(db, from: "2026-03-01", to: "2026-04-01")
             #expect(try await Self.segmentMismatches(db) == 0)
+            // Erasing a member removes the copies of her session paths at once, not at the next refresh.
+            let adaPaths = "SELECT count(*) FROM analytics_segment_session_path_rollup WHERE profile_id = '00000000-0000-4000-8000-000000000001'"
+            #expect(try await db.scalar(PostgresQuery(unsafeSQL: adaPaths), as: Int64.self) == 2)
+            try await db.client.query("DELETE FROM visitor_profiles WHERE id = '00000000-0000-4000-8000-000000000001'", logger: TestDatabase.logger)
+            #expect(try await db.scalar(PostgresQuery(unsafeSQL: adaPaths), as: Int64.self) == 0)
             try await db.client.query("DELETE FROM segments WHERE slug = 'pricing-viewers'", logger: TestDatabase.logger)
             try await AnalyticsFixture.refreshSegments(db, from: "2026-04-01", to: "2026-04-02")
             #expect(try await db.scalar("SELECT count(*) FROM analytics_segment_page_rollup", as: Int64.self) == 0)
@@ -142,6 +149,7 @@ struct AnalyticsRollupTests {
     @Test func a_change_during_a_segment_refresh_is_applied_once_by_the_next() async throws {
         try await TestDatabase.with { db in
             try await AnalyticsFixture.load(db)
+            try await db.client.query("SELECT analytics_refresh('2026-03-01', '2026-04-01')", logger: TestDatabase.logger)
             try await AnalyticsFixture.refreshSegments(db, from: "2026-04-01", to: "2026-04-02")
             try await db.client.transaction(logger: TestDatabase.logger) { refresh in
                 try await refresh.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: TestDatabase.logger)
@@ -173,7 +181,8 @@ struct AnalyticsRollupTests {
     }
 
     /// Rows of the segment rollups that differ from the live functions, both ways, over every
-    /// segment and rollup zone (whole ISO weeks around March 2026).
+    /// segment and rollup zone (whole ISO weeks around March 2026): traffic, pages, interests,
+    /// journey figures and session paths.
     static func segmentMismatches(_ db: TestDatabase) async throws -> Int64 {
         try await db.scalar("""
             WITH pairs AS (SELECT g.id AS seg, z.time_zone AS zone FROM segments g, analytics_time_zones z),
@@ -186,6 +195,12 @@ struct AnalyticsRollupTests {
                 UNION ALL
                 SELECT seg, zone, 'i', row(day, target_kind, target_id, profiles, signals)::text
                 FROM pairs JOIN analytics_segment_interest_rollup i ON i.segment_id = seg AND i.time_zone = zone
+                UNION ALL
+                SELECT seg, zone, 'j', row(day, kind, key, n)::text
+                FROM pairs JOIN analytics_segment_journey_rollup j ON j.segment_id = seg AND j.time_zone = zone
+                UNION ALL
+                SELECT g.id, NULL, 's', row(session_id, paths, viewed_at)::text
+                FROM segments g JOIN analytics_segment_session_path_rollup s ON s.segment_id = g.id
             ),
             live AS (
                 SELECT seg, zone, 't' AS kind, row(t.*)::text AS r FROM pairs, analytics_traffic(1, zone, '2026-02-23', '2026-04-06', seg) t
@@ -193,6 +208,12 @@ struct AnalyticsRollupTests {
                 SELECT seg, zone, 'p', row(p.*)::text FROM pairs, analytics_pages(1, zone, '2026-02-23', '2026-04-06', seg) p
                 UNION ALL
                 SELECT seg, zone, 'i', row(i.*)::text FROM pairs, analytics_interests(1, zone, '2026-02-23', '2026-04-06', seg) i
+                UNION ALL
+                SELECT seg, zone, 'j', row(j.*)::text
+                FROM pairs, analytics_journeys(1, zone, '2026-02-23'::timestamp AT TIME ZONE zone, '2026-04-06'::timestamp AT TIME ZONE zone, seg, true, NULL) j
+                UNION ALL
+                SELECT g.id, NULL, 's', row(p.session_id, p.paths, p.viewed_at)::text
+                FROM segments g, analytics_session_paths(1, '-infinity', 'infinity', g.id) p
             )
             SELECT count(*) FROM ((SELECT * FROM rolled EXCEPT ALL SELECT * FROM live) UNION ALL (SELECT * FROM live EXCEPT ALL SELECT * FROM rolled)) d
             """, as: Int64.self) ?? -1

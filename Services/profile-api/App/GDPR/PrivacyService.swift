@@ -57,6 +57,9 @@ struct PrivacyService: Sendable {
             // Profiles go last; identities, sessions, page views, chat, interests and metrics cascade.
             try await count("visitor_profiles", try await tx.query(
                 "DELETE FROM visitor_profiles WHERE id = ANY(\(person.profileTree)) RETURNING 1", logger: logger))
+            // Pending entries and exits of segments (sql/0012) name the profile; with its data gone
+            // they would add or take away nothing.
+            try await tx.query("DELETE FROM analytics_segment_changes WHERE profile_id = ANY(\(person.profileTree))", logger: logger)
             let receipt = JSONValue.object([
                 "profile_id": .string(person.profileID.uuidString.lowercased()),
                 "identities_tombstoned": .number(Double(hashes.count)),

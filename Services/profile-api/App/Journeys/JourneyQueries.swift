@@ -5,9 +5,9 @@ import Shared
 
 /// Site-wide navigation analysis over the sessions started in [from, to), optionally of one
 /// segment: common paths, entry and exit pages, drop-off points, distributions and funnels.
-/// The figures come from the engine's journey rollups (sql/0007) when the range is whole local
-/// days of a rollup zone and no segment is asked (`source: rollup`), otherwise from the raw
-/// tables through the same SQL functions (`source: live`).
+/// The figures come from the engine's journey rollups (sql/0007, per segment sql/0012) when the
+/// range is whole local days of a rollup zone (`source: rollup`), otherwise from the raw tables
+/// through the same SQL functions (`source: live`).
 struct JourneyQueries: Sendable {
     let client: PostgresClient
     let logger: Logger
@@ -60,12 +60,13 @@ struct JourneyQueries: Sendable {
     }
 
     /// The first CTEs of every journeys query: the parameters' types, and the rollup zone whose
-    /// local midnights both ends of the range are (UTC first), if no segment is asked.
+    /// local midnights both ends of the range are (UTC first). A segment has rollups of its own
+    /// (sql/0012).
     private static let rollupZone = """
         parameters AS (SELECT $1::bigint, $2::timestamptz, $3::timestamptz, $4::bigint),
         zone AS (
             SELECT time_zone AS z FROM analytics_time_zones
-            WHERE $4::bigint IS NULL AND ($2::timestamptz AT TIME ZONE time_zone)::time = '00:00'
+            WHERE ($2::timestamptz AT TIME ZONE time_zone)::time = '00:00'
               AND ($3::timestamptz AT TIME ZONE time_zone)::time = '00:00'
             ORDER BY time_zone <> 'UTC', time_zone LIMIT 1
         )
@@ -99,8 +100,12 @@ struct JourneyQueries: Sendable {
             WITH \(Self.rollupZone),
             figures AS (
                 SELECT kind, key, sum(n)::bigint AS n FROM analytics_journey_rollup
-                WHERE \(Self.rollupDays)
+                WHERE $4::bigint IS NULL AND \(Self.rollupDays)
                   AND CASE kind WHEN 'path' THEN cardinality(key) = $5 WHEN 'path_omitted' THEN key = ARRAY[$5::text] ELSE true END
+                GROUP BY kind, key
+                UNION ALL
+                SELECT kind, key, sum(n)::bigint AS n FROM analytics_segment_journey_rollup
+                WHERE segment_id = $4::bigint AND \(Self.rollupDays) AND (kind <> 'path' OR cardinality(key) = $5)
                 GROUP BY kind, key
                 UNION ALL
                 SELECT kind, key, sum(n)::bigint FROM analytics_journeys($1, 'UTC', $2, $3, $4, true, $5::int)
@@ -189,7 +194,11 @@ struct JourneyQueries: Sendable {
             WITH \(Self.rollupZone),
             sp AS (
                 SELECT paths, viewed_at FROM analytics_session_path_rollup
-                WHERE (SELECT z FROM zone) IS NOT NULL AND site_id = $1 AND started_at >= $2 AND started_at < $3
+                WHERE (SELECT z FROM zone) IS NOT NULL AND $4::bigint IS NULL AND site_id = $1 AND started_at >= $2 AND started_at < $3
+                  AND paths @> ARRAY[\(parameters[0]), \(parameters[1])]
+                UNION ALL
+                SELECT paths, viewed_at FROM analytics_segment_session_path_rollup
+                WHERE (SELECT z FROM zone) IS NOT NULL AND segment_id = $4::bigint AND site_id = $1 AND started_at >= $2 AND started_at < $3
                   AND paths @> ARRAY[\(parameters[0]), \(parameters[1])]
                 UNION ALL
                 SELECT paths, viewed_at FROM analytics_session_paths($1, $2, $3, $4) WHERE (SELECT z FROM zone) IS NULL
@@ -201,8 +210,10 @@ struct JourneyQueries: Sendable {
             counts AS (
                 SELECT 0 AS i,
                        CASE WHEN (SELECT z FROM zone) IS NULL THEN (SELECT count(i0) FROM matched)
-                            ELSE (SELECT coalesce(sum(n), 0)::bigint FROM analytics_journey_rollup
-                                  WHERE \(Self.rollupDays) AND kind = 'visited' AND key = ARRAY[\(parameters[0])]) END AS n,
+                            WHEN $4::bigint IS NULL THEN (SELECT coalesce(sum(n), 0)::bigint FROM analytics_journey_rollup
+                                  WHERE \(Self.rollupDays) AND kind = 'visited' AND key = ARRAY[\(parameters[0])])
+                            ELSE (SELECT coalesce(sum(n), 0)::bigint FROM analytics_segment_journey_rollup
+                                  WHERE segment_id = $4::bigint AND \(Self.rollupDays) AND kind = 'visited' AND key = ARRAY[\(parameters[0])]) END AS n,
                        NULL::float8 AS median_gap
                 UNION ALL \(counts.joined(separator: " UNION ALL "))
             ),
