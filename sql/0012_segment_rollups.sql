@@ -327,7 +327,7 @@ $$;
 -- Applies the logged membership changes to the days outside [p_from, p_to) (traffic: outside the
 -- whole ISO weeks, as analytics_refresh widens it), then recomputes those days for every segment;
 -- a rebuild passes the whole history. Returns the rows written or changed.
-CREATE FUNCTION analytics_refresh_segments(p_from date, p_to date)
+CREATE FUNCTION analytics_refresh_segments(p_from date, p_to date, p_journeys boolean DEFAULT true)
 RETURNS bigint
 LANGUAGE plpgsql
 AS $$
@@ -341,6 +341,10 @@ DECLARE
     changed boolean;
     lo_at   timestamptz;
     hi_at   timestamptz;
+    -- Bounds of the instants whose journey figures and session paths are recomputed: none without
+    -- p_journeys (changes then reach every day, the recent ones too, until the next recompute).
+    jlo_at  timestamptz := '-infinity';
+    jhi_at  timestamptz := '-infinity';
     hashjoin  text := current_setting('enable_hashjoin');
     mergejoin text := current_setting('enable_mergejoin');
 BEGIN
@@ -356,30 +360,36 @@ BEGIN
     -- Session paths are kept by instant: the window is the zones' earliest and latest midnights.
     SELECT min(p_from::timestamp AT TIME ZONE time_zone), max(p_to::timestamp AT TIME ZONE time_zone)
       INTO lo_at, hi_at FROM analytics_time_zones;
+    IF p_journeys THEN
+        jlo_at := lo_at;
+        jhi_at := hi_at;
+    END IF;
     IF changed THEN
         PERFORM set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true);
         DELETE FROM analytics_segment_session_path_rollup p USING analytics_segment_members(false) c
          WHERE c.delta < 0 AND p.segment_id = c.segment_id AND p.profile_id = c.profile_id
-           AND (p.started_at < lo_at OR p.started_at >= hi_at);
+           AND (p.started_at < jlo_at OR p.started_at >= jhi_at);
         GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
         INSERT INTO analytics_segment_session_path_rollup (segment_id, session_id, profile_id, site_id, started_at, paths, viewed_at)
         SELECT c.segment_id, r.session_id, se.profile_id, r.site_id, r.started_at, r.paths, r.viewed_at
           FROM analytics_segment_members(false) c
           JOIN sessions se ON se.profile_id = c.profile_id
           JOIN analytics_session_path_rollup r ON r.session_id = se.id
-         WHERE c.delta > 0 AND (r.started_at < lo_at OR r.started_at >= hi_at)
+         WHERE c.delta > 0 AND (r.started_at < jlo_at OR r.started_at >= jhi_at)
         ON CONFLICT DO NOTHING;
         GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
         PERFORM set_config('enable_hashjoin', hashjoin, true), set_config('enable_mergejoin', mergejoin, true);
     END IF;
-    DELETE FROM analytics_segment_session_path_rollup WHERE started_at >= lo_at AND started_at < hi_at;
-    INSERT INTO analytics_segment_session_path_rollup (segment_id, session_id, profile_id, site_id, started_at, paths, viewed_at)
-    SELECT c.segment_id, r.session_id, se.profile_id, r.site_id, r.started_at, r.paths, r.viewed_at
-      FROM analytics_segment_members(true) c
-      JOIN sessions se ON se.profile_id = c.profile_id
-      JOIN analytics_session_path_rollup r ON r.session_id = se.id
-     WHERE r.started_at >= lo_at AND r.started_at < hi_at;
-    GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
+    IF p_journeys THEN
+        DELETE FROM analytics_segment_session_path_rollup WHERE started_at >= lo_at AND started_at < hi_at;
+        INSERT INTO analytics_segment_session_path_rollup (segment_id, session_id, profile_id, site_id, started_at, paths, viewed_at)
+        SELECT c.segment_id, r.session_id, se.profile_id, r.site_id, r.started_at, r.paths, r.viewed_at
+          FROM analytics_segment_members(true) c
+          JOIN sessions se ON se.profile_id = c.profile_id
+          JOIN analytics_session_path_rollup r ON r.session_id = se.id
+         WHERE r.started_at >= lo_at AND r.started_at < hi_at;
+        GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
+    END IF;
 
     FOR zone IN SELECT time_zone FROM analytics_time_zones ORDER BY 1 LOOP
         IF changed THEN
@@ -411,7 +421,8 @@ BEGIN
             GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
             INSERT INTO analytics_segment_journey_rollup AS r (segment_id, site_id, time_zone, day, kind, key, n)
             SELECT c.segment_id, c.site_id, zone, c.day, c.kind, c.key, c.n
-              FROM analytics_segment_members_journeys(zone, p_from::timestamp AT TIME ZONE zone, p_to::timestamp AT TIME ZONE zone, false, NULL) c
+              FROM analytics_segment_members_journeys(zone, CASE WHEN p_journeys THEN p_from::timestamp AT TIME ZONE zone ELSE jlo_at END,
+                                                      CASE WHEN p_journeys THEN p_to::timestamp AT TIME ZONE zone ELSE jhi_at END, false, NULL) c
             ON CONFLICT (segment_id, site_id, time_zone, day, kind, key) DO UPDATE SET n = r.n + EXCLUDED.n;
             GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
             PERFORM set_config('enable_hashjoin', hashjoin, true), set_config('enable_mergejoin', mergejoin, true);
@@ -433,7 +444,9 @@ BEGIN
         DELETE FROM analytics_segment_traffic_rollup WHERE time_zone = zone AND period_start >= lo AND period_start < hi;
         DELETE FROM analytics_segment_page_rollup WHERE time_zone = zone AND day >= p_from AND day < p_to;
         DELETE FROM analytics_segment_interest_rollup WHERE time_zone = zone AND day >= p_from AND day < p_to;
-        DELETE FROM analytics_segment_journey_rollup WHERE time_zone = zone AND day >= p_from AND day < p_to;
+        IF p_journeys THEN
+            DELETE FROM analytics_segment_journey_rollup WHERE time_zone = zone AND day >= p_from AND day < p_to;
+        END IF;
         FOR site IN SELECT id FROM sites ORDER BY 1 LOOP
             INSERT INTO analytics_segment_traffic_rollup (segment_id, site_id, time_zone, period, period_start, visitors, sessions,
                                                           bounced_sessions, duration_seconds, page_views)
@@ -449,6 +462,7 @@ BEGIN
             SELECT c.segment_id, c.site_id, zone, c.day, c.target_kind, c.target_id, c.profiles, c.signals
               FROM analytics_segment_members_interests(zone, p_from::timestamp AT TIME ZONE zone, p_to::timestamp AT TIME ZONE zone, true, site) c;
             GET DIAGNOSTICS counted = ROW_COUNT; written := written + counted;
+            CONTINUE WHEN NOT p_journeys;
             INSERT INTO analytics_segment_journey_rollup (segment_id, site_id, time_zone, day, kind, key, n)
             SELECT c.segment_id, c.site_id, zone, c.day, c.kind, c.key, c.n
               FROM analytics_segment_members_journeys(zone, p_from::timestamp AT TIME ZONE zone, p_to::timestamp AT TIME ZONE zone, true, site) c;
@@ -461,7 +475,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION analytics_refresh_segments(date, date) IS 'Keeps the per-segment rollups those of the current members: applies the membership changes logged in analytics_segment_changes to every day outside [p_from, p_to) (traffic: outside the whole ISO weeks) and recomputes the days inside for every segment, site and rollup zone. Must run in a REPEATABLE READ transaction. The engine calls it every minute after analytics_refresh(); `profile-engine analytics rebuild` over all days.';
+COMMENT ON FUNCTION analytics_refresh_segments(date, date, boolean) IS 'Keeps the per-segment rollups those of the current members: applies the membership changes logged in analytics_segment_changes to every day outside [p_from, p_to) (traffic: outside the whole ISO weeks) and recomputes the days inside for every segment, site and rollup zone. The journey figures and session paths only when p_journeys (else the changes reach their recent days too), as analytics_refresh(from, to, journeys) does. Must run in a REPEATABLE READ transaction. The engine calls it every minute after analytics_refresh(); `profile-engine analytics rebuild` over all days.';
 COMMENT ON FUNCTION analytics_segment_members(boolean) IS 'The members analytics_segment_members_traffic/pages/interests() compute figures for: the net logged changes (p_window false) or every current membership with delta 1 (p_window true).';
 COMMENT ON FUNCTION analytics_segment_members_traffic(text, timestamptz, timestamptz, boolean, bigint) IS 'analytics_traffic() figures per segment of the logged changes outside [p_lo, p_hi) (p_window false), or of all current members of site p_site inside it (p_window true). Used by analytics_refresh_segments().';
 COMMENT ON FUNCTION analytics_segment_members_pages(text, timestamptz, timestamptz, boolean, bigint) IS 'analytics_pages() figures per segment, as analytics_segment_members_traffic() chooses its members and instants.';

@@ -129,6 +129,20 @@ struct AnalyticsRollupTests {
             #expect(try await db.scalar("SELECT count(*) FROM analytics_segment_traffic_rollup WHERE sessions = 0 AND page_views = 0",
                                         as: Int64.self) == 0)
 
+            // A refresh over all of March without journeys (the engine's every-minute one) applies
+            // a change to the journey figures and session paths of March too; with them it
+            // recomputes them, to the same rows.
+            try await db.client.query("""
+                UPDATE segment_memberships SET left_at = now() WHERE profile_id = '00000000-0000-4000-8000-000000000001' AND left_at IS NULL
+                """, logger: TestDatabase.logger)
+            try await AnalyticsFixture.refreshSegments(db, from: "2026-03-01", to: "2026-04-01", journeys: false)
+            #expect(try await Self.segmentMismatches(db) == 0)
+            try await db.client.query("""
+                INSERT INTO segment_memberships (segment_id, site_id, profile_id)
+                SELECT id, site_id, '00000000-0000-4000-8000-000000000001' FROM segments WHERE slug = 'pricing-viewers'
+                """, logger: TestDatabase.logger)
+            try await AnalyticsFixture.refreshSegments(db, from: "2026-03-01", to: "2026-04-01", journeys: false)
+            #expect(try await Self.segmentMismatches(db) == 0)
             // A refresh over all of March gives the same rows; a deleted segment takes its rows along.
             try await AnalyticsFixture.refreshSegments(db, from: "2026-03-01", to: "2026-04-01")
             #expect(try await Self.segmentMismatches(db) == 0)

@@ -25,10 +25,10 @@ enum AnalyticsFixture {
     }
 
     /// `analytics_refresh_segments` (sql/0012) in the REPEATABLE READ transaction it requires.
-    static func refreshSegments(_ db: TestDatabase, from: String, to: String) async throws {
+    static func refreshSegments(_ db: TestDatabase, from: String, to: String, journeys: Bool = true) async throws {
         try await db.client.transaction(logger: TestDatabase.logger) { connection in
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: TestDatabase.logger)
-            try await connection.query("SELECT analytics_refresh_segments(\(from)::date, \(to)::date)", logger: TestDatabase.logger)
+            try await connection.query("SELECT analytics_refresh_segments(\(from)::date, \(to)::date, \(journeys))", logger: TestDatabase.logger)
         }
     }
 }

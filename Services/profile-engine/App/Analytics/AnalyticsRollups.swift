@@ -16,14 +16,14 @@ struct AnalyticsRollups: Sendable {
     }
 
     /// Named query `analytics_refresh_recent`: the last `days` days (in every zone: the UTC dates
-    /// are widened by one on each side), the session-path and journey rollups only if `journeys`;
-    /// returns the rollup rows written.
+    /// are widened by one on each side), the session-path and journey rollups (site-wide and per
+    /// segment) only if `journeys`; returns the rollup rows written.
     func refreshRecent(days: Int, journeys: Bool = true) async throws -> Int64 {
         let written = try await scalar("""
             SELECT analytics_refresh((now() AT TIME ZONE 'UTC')::date - \(days)::int - 1, (now() AT TIME ZONE 'UTC')::date + 2, \(journeys))
             """)
         return written + (try await refreshSegments("""
-            SELECT analytics_refresh_segments((now() AT TIME ZONE 'UTC')::date - \(days)::int - 1, (now() AT TIME ZONE 'UTC')::date + 2)
+            SELECT analytics_refresh_segments((now() AT TIME ZONE 'UTC')::date - \(days)::int - 1, (now() AT TIME ZONE 'UTC')::date + 2, \(journeys))
             """))
     }
 
