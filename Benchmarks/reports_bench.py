@@ -108,11 +108,11 @@ def timed(conn, sql, params=None):
     return time.monotonic() - started
 
 
-def timed_segments(conn, first, last):
+def timed_segments(conn, first, last, journeys=True):
     """analytics_refresh_segments (sql/0012) in the REPEATABLE READ transaction it requires."""
     started = time.monotonic()
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-    conn.execute(f"SELECT analytics_refresh_segments({first}, {last})")
+    conn.execute(f"SELECT analytics_refresh_segments({first}, {last}, {journeys})")
     conn.execute("COMMIT")
     return time.monotonic() - started
 
@@ -222,7 +222,8 @@ def main():
                 recent = timed(conn, "SELECT analytics_refresh(current_date - 3, current_date + 2)")
                 recent_without_journeys = timed(conn, "SELECT analytics_refresh(current_date - 3, current_date + 2, false)")
                 segments = {"rebuild": timed_segments(conn, "(SELECT min(started_at) FROM sessions)::date - 1", "current_date + 2"),
-                            "recent": timed_segments(conn, "current_date - 3", "current_date + 2")}
+                            "recent": timed_segments(conn, "current_date - 3", "current_date + 2"),
+                            "recent_without_journeys": timed_segments(conn, "current_date - 3", "current_date + 2", False)}
                 # A minute's churn: 1 % of the members leave and as many visitors enter.
                 conn.execute("UPDATE segment_memberships SET left_at = now() WHERE left_at IS NULL AND random() < 0.01")
                 segments["changes"] = conn.execute("""
@@ -232,7 +233,7 @@ def main():
                         WHERE random() < 0.001 AND NOT EXISTS (SELECT 1 FROM segment_memberships m WHERE m.profile_id = p.id AND m.left_at IS NULL)
                         RETURNING 1)
                     SELECT (SELECT count(*) FROM entered) + (SELECT count(*) FROM analytics_segment_changes)""").fetchone()[0]
-                segments["churn"] = timed_segments(conn, "current_date - 3", "current_date + 2")
+                segments["churn"] = timed_segments(conn, "current_date - 3", "current_date + 2", False)
             rollup_rows = conn.execute("SELECT (SELECT count(*) FROM analytics_traffic_rollup) + (SELECT count(*) FROM analytics_page_rollup)"
                                        " + (SELECT count(*) FROM analytics_interest_rollup)").fetchone()[0]
             journey_rows = conn.execute("SELECT (SELECT count(*) FROM analytics_session_path_rollup), (SELECT count(*) FROM analytics_journey_rollup)").fetchone()
@@ -318,7 +319,8 @@ def main():
            f"{journey_rows[1]:,} journey rows; refresh of recent days: {recent:.1f} s, {recent_without_journeys:.1f} s without the journey "
            f"rollups (what the engine runs every minute; sql/0011). "
            f"Segment rollups (sql/0012): rebuild {segments['rebuild']:.1f} s, refresh of recent days {segments['recent']:.1f} s, "
-           f"and {segments['churn']:.1f} s with {segments['changes']:,} membership changes to apply."
+           f"{segments['recent_without_journeys']:.1f} s without journeys (every minute), "
+           f"and {segments['churn']:.1f} s without journeys with {segments['changes']:,} membership changes to apply."
            if rebuild is not None else
            f"Rollups of an earlier run reused (--reuse-rollups; not re-timed): {rollup_rows:,} rollup rows plus "
            f"{journey_rows[0]:,} session paths and {journey_rows[1]:,} journey rows."),
