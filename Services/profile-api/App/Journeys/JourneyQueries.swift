@@ -83,10 +83,12 @@ struct JourneyQueries: Sendable {
         return try await Self.object(rows)
     }
 
-    /// The same with `work_mem` raised for this query only (SET LOCAL in its own transaction).
-    private func json(_ sql: String, _ binds: PostgresBindings, workMem: String) async throws -> [String: JSONValue] {
+    /// The same with planner settings for this query only (SET LOCAL in its own transaction).
+    private func json(_ sql: String, _ binds: PostgresBindings, settings: [String]) async throws -> [String: JSONValue] {
         try await client.transaction(logger: logger) { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL work_mem = '\(workMem)'"), logger: logger)
+            for setting in settings {
+                try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL \(setting)"), logger: logger)
+            }
             return try await Self.object(try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
         }
     }
@@ -98,10 +100,13 @@ struct JourneyQueries: Sendable {
         return [:]
     }
 
-    /// A segment's journey rollup keeps every n-gram (sql/0012): summing a quarter's rows of a
-    /// segment of 7 % of the visitors grouped 270,000 keys, and with the default 4 MB of work_mem
-    /// the sort spilled to disk (1.4 s of a 3 s answer at 10,000,000 page views).
-    static let segmentJourneysWorkMem = "64MB"
+    /// A segment's journey rollup keeps every n-gram (sql/0012): a quarter of a segment of 7 % of
+    /// the visitors is 460,000 rows and 270,000 keys at 10,000,000 page views. The planner, which
+    /// cannot see the zone and days behind the parameters, expected 900 rows: it read them through
+    /// the primary key one heap page at a time (2 s) and sorted them by their text-array keys to
+    /// group them (1.4 s, spilling to disk with the default work_mem). A bitmap scan reads the
+    /// same rows in page order, and hashing groups them in memory.
+    static let segmentJourneysSettings = ["work_mem = '64MB'", "enable_indexscan = off", "enable_sort = off"]
 
     /// Named query `journeys`: the most common sequences of `length` consecutive pages within a
     /// session (`paths`), entry and exit pages, each page's exit rate among the most viewed
@@ -114,7 +119,7 @@ struct JourneyQueries: Sendable {
         binds.append(limit, context: .default)
         binds.append(Self.exactPathsMaxSessions, context: .default)
         let run: (String, PostgresBindings) async throws -> [String: JSONValue] = scope.segmentID == nil
-            ? { try await json($0, $1) } : { try await json($0, $1, workMem: Self.segmentJourneysWorkMem) }
+            ? { try await json($0, $1) } : { try await json($0, $1, settings: Self.segmentJourneysSettings) }
         return try await run("""
             WITH \(Self.rollupZone),
             figures AS (
