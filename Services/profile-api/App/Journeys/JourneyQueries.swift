@@ -78,18 +78,16 @@ struct JourneyQueries: Sendable {
         AND day >= ($2::timestamptz AT TIME ZONE (SELECT z FROM zone))::date AND day < ($3::timestamptz AT TIME ZONE (SELECT z FROM zone))::date
         """
 
-    private func json(_ sql: String, _ binds: PostgresBindings) async throws -> [String: JSONValue] {
-        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
-        return try await Self.object(rows)
-    }
-
-    /// The same with planner settings for this query only (SET LOCAL in its own transaction).
-    private func json(_ sql: String, _ binds: PostgresBindings, settings: [String]) async throws -> [String: JSONValue] {
-        try await client.transaction(logger: logger) { connection in
+    /// Runs a query whose one row and column is a JSON object; with `settings`, in a transaction
+    /// of its own that applies them to this query only (SET LOCAL).
+    private func json(_ sql: String, _ binds: PostgresBindings, settings: [String] = []) async throws -> [String: JSONValue] {
+        let query = PostgresQuery(unsafeSQL: sql, binds: binds)
+        guard !settings.isEmpty else { return try await Self.object(try await client.query(query, logger: logger)) }
+        return try await client.transaction(logger: logger) { connection in
             for setting in settings {
                 try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL \(setting)"), logger: logger)
             }
-            return try await Self.object(try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
+            return try await Self.object(try await connection.query(query, logger: logger))
         }
     }
 
@@ -119,9 +117,7 @@ struct JourneyQueries: Sendable {
         binds.append(length, context: .default)
         binds.append(limit, context: .default)
         binds.append(Self.exactPathsMaxSessions, context: .default)
-        let run: (String, PostgresBindings) async throws -> [String: JSONValue] = scope.segmentID == nil
-            ? { try await json($0, $1) } : { try await json($0, $1, settings: Self.segmentJourneysSettings) }
-        return try await run("""
+        return try await json("""
             WITH \(Self.rollupZone),
             figures AS (
                 SELECT kind, key, sum(n)::bigint AS n FROM analytics_journey_rollup
@@ -183,7 +179,7 @@ struct JourneyQueries: Sendable {
                     'avg_pages_per_session', (SELECT round(pages_sum::numeric / nullif(sessions, 0), 2) FROM totals),
                     'avg_time_on_site_seconds', (SELECT round(seconds_sum::numeric / nullif(sessions, 0), 1) FROM totals))
             )::text
-            """, binds)
+            """, binds, settings: scope.segmentID == nil ? [] : Self.segmentJourneysSettings)
     }
 
     /// Named query `funnel`: sessions that viewed each step after the previous one (the first view

@@ -25,7 +25,7 @@ extension Reports {
         let limit = try option(scope, "limit", default: 10, 1...100)
         var binds = binds(scope)
         binds.append(limit, context: .default)
-        let source = !scope.rollups ? Self.interestsLive : scope.segmentID == nil ? Self.interestsFromRollup : Self.interestsFromSegmentRollup
+        let source = scope.source(rollup: Self.interestsFromRollup, segmentRollup: Self.interestsFromSegmentRollup, live: Self.interestsLive)
         let result = try await json("""
             WITH \(Self.parameters), src AS (\(source)),
             targets AS (

@@ -30,7 +30,7 @@ extension Reports {
         var binds = binds(scope)
         binds.append(sort, context: .default)
         binds.append(limit, context: .default)
-        let source = !scope.rollups ? Self.pagesLive : scope.segmentID == nil ? Self.pagesFromRollup : Self.pagesFromSegmentRollup
+        let source = scope.source(rollup: Self.pagesFromRollup, segmentRollup: Self.pagesFromSegmentRollup, live: Self.pagesLive)
         let result = try await json("""
             WITH \(Self.parameters), src AS (\(source)),
             per_path AS (SELECT path, sum(views) AS views, sum(entries) AS entries, sum(exits) AS exits FROM src GROUP BY path),

@@ -24,6 +24,12 @@ struct Reports: Sendable {
         /// Rollups hold every site's days in their zones, per segment too (sql/0012) for traffic,
         /// pages and interests.
         let rollups: Bool
+
+        /// The source query of a report's figures: the site's rollup, the segment's, or the live
+        /// function (zones without rollups).
+        func source(rollup: String, segmentRollup: String, live: String) -> String {
+            !rollups ? live : segmentID == nil ? rollup : segmentRollup
+        }
     }
 
     /// Named query `report_scope`: the site and segment ids, whether PostgreSQL knows the zone and

@@ -37,7 +37,7 @@ extension Reports {
     /// segment's are counted member by member (sessions_profile_started_idx): a segment is a small
     /// part of the visitors, and the sketches are of the whole site.
     func traffic(_ scope: Scope) async throws -> ReportTable {
-        let source = !scope.rollups ? Self.trafficLive : scope.segmentID == nil ? Self.trafficFromRollup : Self.trafficFromSegmentRollup
+        let source = scope.source(rollup: Self.trafficFromRollup, segmentRollup: Self.trafficFromSegmentRollup, live: Self.trafficLive)
         var binds = binds(scope)
         // The sketches are of the whole site: a segment's visitors are always counted.
         binds.append(scope.rollups && scope.segmentID == nil, context: .default)
