@@ -27,35 +27,80 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
+        // The domain model every service shares: JSON values, field types and their validator,
+        // segment rules, catalog files, queue shards, domain enums. No database or HTTP code.
         .target(
-            name: "Shared",
+            name: "ProfileModel",
             dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Shared/ProfileModel",
+            swiftSettings: swiftSettings
+        ),
+        // What every service is built from: configuration, PostgreSQL access and migrations,
+        // HTTP errors and middleware, logging and metrics, the service lifecycle and commands.
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "ProfileModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Shared/ServiceKit",
+            swiftSettings: swiftSettings
+        ),
+        // Requests to addresses that customers configure (webhooks, exports, LLMs), behind the
+        // outbound policy that keeps them off internal networks.
+        .target(
+            name: "OutboundHTTP",
+            dependencies: ["ServiceKit", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "Shared/OutboundHTTP",
+            swiftSettings: swiftSettings
+        ),
+        // Read access to the catalog tables, which the API writes and the engine matches against.
+        .target(
+            name: "CatalogStore",
+            dependencies: [
+                "ProfileModel",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/CatalogStore",
+            swiftSettings: swiftSettings
+        ),
+        // Interest and intent detection in chats and pages: pure code, used by the engine and the
+        // evaluation and benchmark tools.
+        .target(name: "InterestAnalysis", dependencies: ["ProfileModel"], path: "Shared/InterestAnalysis", swiftSettings: swiftSettings),
+        // The optional LLM chat analyser (an OpenAI-compatible chat-completions endpoint).
+        .target(
+            name: "LLMAnalysis",
+            dependencies: [
+                "InterestAnalysis", "ProfileModel", "ServiceKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
-            path: "Shared",
+            path: "Shared/LLMAnalysis",
             swiftSettings: swiftSettings
         ),
         .target(
             name: "CollectorApp",
-            dependencies: ["Shared", .product(name: "CompressNIO", package: "compress-nio")],
+            dependencies: ["ServiceKit", "ProfileModel", .product(name: "CompressNIO", package: "compress-nio")],
             path: "Services/collector/App",
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "collector", dependencies: ["CollectorApp"], path: "Services/collector/Main", swiftSettings: swiftSettings),
-        .target(name: "EngineApp", dependencies: ["Shared"], path: "Services/profile-engine/App", swiftSettings: swiftSettings),
+        .target(name: "EngineApp", dependencies: ["ServiceKit", "ProfileModel", "CatalogStore", "InterestAnalysis", "LLMAnalysis"], path: "Services/profile-engine/App", swiftSettings: swiftSettings),
         .executableTarget(name: "profile-engine", dependencies: ["EngineApp"], path: "Services/profile-engine/Main", swiftSettings: swiftSettings),
         .target(
             name: "ProfileAPIApp",
             dependencies: [
-                "Shared", .product(name: "Mustache", package: "swift-mustache"),
+                "ServiceKit", "ProfileModel", "CatalogStore", "OutboundHTTP", "InterestAnalysis",
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // PBKDF2 for the dashboard administrator's password hash.
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -70,20 +115,21 @@ let package = Package(
         ),
         .executableTarget(
             name: "interest-eval",
-            dependencies: ["Shared"],
+            dependencies: ["ProfileModel", "InterestAnalysis"],
             path: "Benchmarks/InterestEval",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "bench-interests",
-            dependencies: ["Shared"],
+            dependencies: ["ProfileModel", "InterestAnalysis"],
             path: "Benchmarks/InterestBench",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ProfileBuilderTests",
             dependencies: [
-                "Shared", "CollectorApp", "EngineApp", "ProfileAPIApp",
+                "ProfileModel", "ServiceKit", "OutboundHTTP", "CatalogStore", "InterestAnalysis", "LLMAnalysis",
+                "CollectorApp", "EngineApp", "ProfileAPIApp",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/ProfileBuilderTests",

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import InterestAnalysis
+import ProfileModel
 
 // `bench-interests [--items N] [--messages N]`: messages analysed per second by the offline
 // analyser against a synthetic catalog of N items (default 500) built from the demo catalog's

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import InterestAnalysis
+import ProfileModel
 
 // `interest-eval [--set FILE] [--catalog FILE] [--verbose]`: scores the offline analyser on the
 // labelled conversations; run from the repository root.

@@ -1,8 +1,8 @@
+@testable import EngineApp
 import Foundation
 import PostgresNIO
-import Shared
+import ServiceKit
 import Testing
-@testable import EngineApp
 
 /// The engine's side of the report rollups: configured zones are registered and the recent days
 /// recomputed, so a page view of a minute ago is in today's rollup row.

@@ -1,8 +1,9 @@
 import Foundation
 import HTTPTypes
 import NIOCore
-import Testing
 @testable import ProfileAPIApp
+import ProfileModel
+import Testing
 
 @Suite("Catalog API")
 struct CatalogAPITests {

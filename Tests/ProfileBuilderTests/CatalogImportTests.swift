@@ -1,13 +1,15 @@
+@testable import CatalogStore
 import Foundation
 import PostgresNIO
+@testable import ProfileAPIApp
+@testable import ProfileModel
 import Testing
-@testable import Shared
 
 /// Catalog files: validation with a report of rejected rows, upsert by slug, dry runs.
 @Suite struct CatalogImportTests {
     static let demoPath = RepositoryPaths.root.appendingPathComponent("config/demo-catalog.yaml").path
 
-    static func importer() -> CatalogImporter { CatalogImporter(scoring: InterestScoring(), logger: TestDatabase.logger) }
+    static func importer() -> CatalogImporter { CatalogImporter(logger: TestDatabase.logger) }
 
     static func importDemo(_ db: TestDatabase, site: String = "acme") async throws -> CatalogImporter.Result {
         try await importer().importCatalog(text: String(contentsOfFile: demoPath, encoding: .utf8), format: .yaml, siteSlug: site,
@@ -87,7 +89,7 @@ import Testing
             #expect(try await db.scalar("SELECT currency FROM catalog_items WHERE slug = 'sso'", as: String.self) == "EUR")
             #expect(try await db.scalar("SELECT count(*)::int FROM catalog_items", as: Int.self) == items)
             // The repository reads back what was written.
-            let catalog = try await db.client.withConnection { try await CatalogRepository(logger: TestDatabase.logger).load(siteID: 1, on: $0) }
+            let catalog = try await db.client.withConnection { try await CatalogStore(logger: TestDatabase.logger).load(siteID: 1, on: $0) }
             #expect(catalog.item("sso")?.keywords == ["saml", "sso"])
             await #expect(throws: CatalogImporter.Failure.self) {
                 try await Self.importer().importCatalog(text: edit, format: .json, siteSlug: "nope", dryRun: false, client: db.client)

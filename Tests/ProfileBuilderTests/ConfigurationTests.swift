@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import ProfileModel
+import ServiceKit
 import Testing
 
 @Suite("Configuration")

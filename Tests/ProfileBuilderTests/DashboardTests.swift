@@ -2,10 +2,10 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import Shared
+@testable import ProfileAPIApp
+import ServiceKit
 import Synchronization
 import Testing
-@testable import ProfileAPIApp
 
 @Suite("Dashboard")
 struct DashboardTests {

@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ServiceKit
 import Synchronization
 import Testing
 

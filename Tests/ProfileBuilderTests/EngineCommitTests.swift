@@ -1,8 +1,8 @@
+@testable import EngineApp
 import Foundation
 import PostgresNIO
-import Shared
+import ServiceKit
 import Testing
-@testable import EngineApp
 
 @Suite("Engine commits")
 struct EngineCommitTests {

@@ -3,9 +3,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
-import Shared
-import Testing
 @testable import ProfileAPIApp
+import Testing
 
 @Suite("Profile export")
 struct ExportTests {

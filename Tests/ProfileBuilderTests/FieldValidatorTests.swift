@@ -1,7 +1,7 @@
 import Foundation
+@testable import ProfileModel
 import Testing
 
-@testable import Shared
 
 /// A value a field type must accept, and the normalised form it must produce.
 struct AcceptedFieldValue: Sendable, CustomTestStringConvertible {

@@ -1,8 +1,7 @@
+@testable import EngineApp
 import Foundation
 import PostgresNIO
-import Shared
 import Testing
-@testable import EngineApp
 
 @Suite("Statistics of growing tables")
 struct GrowingTableStatisticsTests {

@@ -1,6 +1,7 @@
 import Foundation
+@testable import InterestAnalysis
+@testable import ProfileModel
 import Testing
-@testable import Shared
 
 /// The offline analyser and the confidence math, without a database.
 @Suite struct InterestAnalyzerTests {

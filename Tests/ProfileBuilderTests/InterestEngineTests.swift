@@ -1,7 +1,10 @@
+@testable import EngineApp
 import Foundation
+@testable import InterestAnalysis
 import PostgresNIO
+@testable import ProfileAPIApp
+@testable import ProfileModel
 import Testing
-@testable import Shared
 
 /// Interests built by the real engine from chat and page events, against a real database.
 @Suite struct InterestEngineTests {
@@ -123,7 +126,19 @@ import Testing
             let update = #"{"items": [{"slug": "ai-assistant", "name": "AI Assistant", "category": "support", "url_patterns": ["/products/ai-assistant*"]}]}"#
             let result = try await CatalogImportTests.importer().importCatalog(text: update, format: .json, siteSlug: "acme", dryRun: false, client: db.client)
             #expect(result.report.changedTargets == [.item("ai-assistant")])
-            #expect(result.remap.profilesRecomputed == 1)
+            // The import only leaves a command: the interest tables are the engine's.
+            let remap = try #require(result.remapID)
+            #expect(try await db.scalar("SELECT targets FROM catalog_remaps WHERE id = \(remap) AND finished_at IS NULL", as: [String].self)
+                    == ["item:ai-assistant"])
+            #expect(try await confidence(db, profile, item: "ai-assistant") == nil)
+            let worker = CatalogRemapWorker(client: db.client, scoring: InterestScoring(), logger: TestDatabase.logger)
+            // The demo catalog's own import left the first command.
+            var ran: [Int64] = []
+            while let id = try await worker.runNext() { ran.append(id) }
+            #expect(ran.last == remap)
+            #expect(try await db.scalar("SELECT count(*)::int FROM catalog_remaps WHERE finished_at IS NULL", as: Int.self) == 0)
+            #expect(try await db.scalar("SELECT (outcome->>'profiles_recomputed')::int FROM catalog_remaps WHERE id = \(remap) AND finished_at IS NOT NULL",
+                                        as: Int.self) == 1)
             #expect(try #require(try await confidence(db, profile, item: "ai-assistant")) > 0.2)
             #expect(try await db.scalar("SELECT interest_tags FROM visitor_profiles WHERE id = \(profile)", as: [String].self) == [])
         }

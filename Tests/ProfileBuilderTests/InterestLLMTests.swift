@@ -2,9 +2,11 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+@testable import InterestAnalysis
+@testable import LLMAnalysis
 import Logging
+@testable import ServiceKit
 import Testing
-@testable import Shared
 
 /// The LLM analyser against a local chat-completions server that answers with canned valid,
 /// invalid and slow responses: valid answers are used, everything else falls back offline.

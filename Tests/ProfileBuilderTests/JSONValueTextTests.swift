@@ -1,7 +1,7 @@
 import Foundation
+@testable import ProfileModel
 import Testing
 
-@testable import Shared
 
 /// The direct JSON reader and writer of `JSONValue` must agree with Foundation's JSONDecoder and
 /// JSONEncoder, which they replace on the collector's hot path.

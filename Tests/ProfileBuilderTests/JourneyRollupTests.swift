@@ -1,7 +1,7 @@
 import Foundation
 import HummingbirdTesting
-import Testing
 @testable import ProfileAPIApp
+import Testing
 
 /// Journeys and funnels from the journey rollups (sql/0007) give the live answers. Each case is
 /// asked over whole UTC days (rollup) and with `from` one second later (live: no session of the

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 @testable import ProfileAPIApp
+import Testing
 
 @Suite("Journeys")
 struct JourneyTests {

@@ -1,8 +1,9 @@
+@testable import EngineApp
 import Foundation
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 import Testing
-@testable import EngineApp
 
 @Suite("Lead scoring")
 struct LeadScoringTests {

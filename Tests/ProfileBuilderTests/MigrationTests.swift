@@ -1,6 +1,6 @@
 import Foundation
 import PostgresNIO
-import Shared
+import ServiceKit
 import Testing
 
 @Suite("Migrations")

@@ -5,7 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
 import ProfileAPIApp
-import Shared
+import ServiceKit
 import Testing
 
 @Suite("Health, readiness and metrics")

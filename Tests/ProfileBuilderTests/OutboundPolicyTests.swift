@@ -2,11 +2,12 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import OutboundHTTP
 import PostgresNIO
-import Shared
+@testable import ProfileAPIApp
+import ServiceKit
 import Synchronization
 import Testing
-@testable import ProfileAPIApp
 
 @Suite("Outbound destinations (SSRF)")
 struct OutboundPolicyTests {

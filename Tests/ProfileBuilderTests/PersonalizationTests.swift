@@ -1,8 +1,8 @@
 import Foundation
 import PostgresNIO
-import Shared
-import Testing
 @testable import ProfileAPIApp
+import ProfileModel
+import Testing
 
 @Suite("Recommendations and personalization")
 struct PersonalizationTests {

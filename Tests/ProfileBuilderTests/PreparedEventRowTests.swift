@@ -1,8 +1,8 @@
+@testable import CollectorApp
 import Foundation
+@testable import ProfileModel
 import Testing
 
-@testable import CollectorApp
-@testable import Shared
 
 /// EventStore writes each event row straight to JSON text; it must be the row `row(ordinal:)` describes.
 @Suite("Prepared event rows")

@@ -2,9 +2,8 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import PostgresNIO
-import Shared
-import Testing
 @testable import ProfileAPIApp
+import Testing
 
 @Suite("Profile API")
 struct ProfileAPITests {

@@ -1,10 +1,10 @@
+@testable import EngineApp
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import PostgresNIO
-import Shared
+import ProfileModel
 import Testing
-@testable import EngineApp
 
 @Suite("Profile engine")
 struct ProfileEngineTests {

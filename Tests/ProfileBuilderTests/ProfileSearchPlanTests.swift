@@ -1,8 +1,8 @@
 import Foundation
 import PostgresNIO
-import Shared
-import Testing
 @testable import ProfileAPIApp
+import ProfileModel
+import Testing
 
 /// The two shapes of `GET /v1/profiles` (`SearchPlan`): whichever is chosen, the pages are the same.
 @Suite("Profile search plans")

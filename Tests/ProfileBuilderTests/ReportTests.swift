@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
-import Testing
 @testable import ProfileAPIApp
+import Testing
 
 /// Reports over Tests/fixtures/analytics.sql. Every expected figure is worked out by hand from the
 /// fixture's rows (see the comments there) or by separate SQL over the raw tables.

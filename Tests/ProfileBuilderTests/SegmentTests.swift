@@ -1,8 +1,8 @@
+@testable import EngineApp
 import Foundation
 import PostgresNIO
-import Shared
+import ProfileModel
 import Testing
-@testable import EngineApp
 
 @Suite("Segments")
 struct SegmentTests {

@@ -1,10 +1,9 @@
 import Foundation
 import HTTPTypes
 import PostgresNIO
-import Shared
+@testable import ProfileAPIApp
 import Synchronization
 import Testing
-@testable import ProfileAPIApp
 
 @Suite("Webhook subscription management")
 struct WebhookManagementTests {

@@ -3,10 +3,9 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
-import Shared
+@testable import ProfileAPIApp
 import Synchronization
 import Testing
-@testable import ProfileAPIApp
 
 @Suite("Webhooks")
 struct WebhookTests {

@@ -1,6 +1,6 @@
 import HTTPTypes
 import NIOCore
-import Shared
+import ServiceKit
 
 /// Finds the client's address: the TCP peer, unless the peer is a trusted proxy, in which case the
 /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (a client can prepend

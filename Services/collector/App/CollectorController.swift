@@ -2,7 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// The tracking endpoints: Segment's HTTP Tracking API under `/v1`, and the spec's own under `/api/track`.
 struct CollectorController: Sendable {

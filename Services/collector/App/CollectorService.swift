@@ -1,5 +1,5 @@
 import Hummingbird
-import Shared
+import ServiceKit
 
 /// The collector: receives events over HTTP and commits them to Postgres before answering.
 public enum CollectorService: ServiceEntry {

@@ -1,8 +1,8 @@
 import Logging
 import PostgresNIO
 import Prometheus
+import ServiceKit
 import ServiceLifecycle
-import Shared
 import Synchronization
 
 /// Micro-batches writes across concurrent requests: requests wait here until their events are

@@ -1,5 +1,6 @@
 import HTTPTypes
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// Why one event was refused, answered per event in batches and as the whole response otherwise.
 struct EventRejection: Error, Sendable, Equatable {

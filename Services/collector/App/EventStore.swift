@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ServiceKit
 
 /// Writes batches of events: dedupe rows, events and their queue rows in one statement, so that
 /// an event is either stored with its work item or not at all.

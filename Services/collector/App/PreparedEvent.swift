@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ProfileModel
 
 /// An event validated and privacy-filtered, ready to be written: the row of `events` plus its queue shard.
 struct PreparedEvent: Sendable {

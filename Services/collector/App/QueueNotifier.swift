@@ -1,7 +1,8 @@
 import Logging
 import PostgresNIO
+import ProfileModel
+import ServiceKit
 import ServiceLifecycle
-import Shared
 import Synchronization
 
 /// Wakes the engines after events are committed, with at most one NOTIFY per interval per

@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ProfileModel
 
 /// What the collector knows about one HTTP request, shared by every event in it.
 struct RequestFacts: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// The outcome for one event of a request.
 enum ParsedEvent: Sendable {

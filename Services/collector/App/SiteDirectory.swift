@@ -1,6 +1,6 @@
 import Logging
 import PostgresNIO
-import Shared
+import ServiceKit
 import Synchronization
 
 /// Looks sites up by write key, caching answers (including "unknown key") for a few seconds so

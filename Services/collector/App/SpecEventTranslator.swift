@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// Translates the spec's own endpoints (`/api/track/page-view`, `/interaction`, `/chat`) into
 /// Segment-shaped events, so they share one validation and privacy path with `/v1/*`.

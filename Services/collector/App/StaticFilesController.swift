@@ -3,7 +3,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// Serves the tracker script at `/t.js` (cacheable, with an ETag) and, in demo mode, the example site under `/demo/`.
 struct StaticFilesController: Sendable {

@@ -3,7 +3,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// Reads and checks a tracking request's body before any event is looked at: content type,
 /// content encoding (gzip/deflate, as Segment's API accepts and RudderStack's SDK sends by default),

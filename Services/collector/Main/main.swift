@@ -1,4 +1,4 @@
 import CollectorApp
-import Shared
+import ServiceKit
 
 await ServiceCommand<CollectorService>.runMain()

@@ -1,4 +1,4 @@
-import Shared
+import ServiceKit
 
 /// The profile API's settings, read once from the environment at start (documented in README.md).
 public struct APIConfig: Sendable {

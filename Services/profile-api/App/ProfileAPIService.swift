@@ -1,7 +1,8 @@
 import ArgumentParser
 import Hummingbird
+import OutboundHTTP
+import ServiceKit
 import ServiceLifecycle
-import Shared
 
 /// The profile API: what internal services use to read, search and manage profiles.
 public enum ProfileAPIService: ServiceEntry {
@@ -23,7 +24,7 @@ public enum ProfileAPIService: ServiceEntry {
         SegmentsController(auth: auth, client: client).addRoutes(to: router)
         EmailController(auth: auth, profiles: profiles, client: client).addRoutes(to: router)
         CatalogController(auth: auth, client: client,
-                          importer: CatalogImporter(scoring: try InterestScoring(environment: environment.reader), logger: environment.logger))
+                          importer: CatalogImporter(logger: environment.logger))
             .addRoutes(to: router)
         PersonalizationController(auth: auth, profiles: profiles, context: PersonalizationContext(registry: environment.fields, holdoutPercent: config.holdoutPercent),
                                   client: client).addRoutes(to: router)

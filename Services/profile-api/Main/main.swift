@@ -1,4 +1,4 @@
 import ProfileAPIApp
-import Shared
+import ServiceKit
 
 await ServiceCommand<ProfileAPIService>.runMain()

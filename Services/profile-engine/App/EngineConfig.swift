@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// The engine's settings, read once from the environment at start (documented in README.md).
 public struct EngineConfig: Sendable {

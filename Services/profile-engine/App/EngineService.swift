@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
-import Shared
+import InterestAnalysis
+import LLMAnalysis
+import ProfileModel
+import ServiceKit
 
 /// The profile engine: consumes the event queue and builds profiles. Its HTTP port serves only
 /// health, readiness and metrics.
@@ -23,8 +26,8 @@ public enum EngineService: ServiceEntry {
         let analyzer: any ChatAnalyzer = try LLMConfig(environment: environment.reader).map {
             LLMChatAnalyzer(config: $0, logger: environment.logger)
         } ?? OfflineChatAnalyzer()
-        processor.interests = InterestStep(analyzer: analyzer, scoring: try InterestScoring(environment: environment.reader),
-                                           logger: environment.logger)
+        let interestScoring = try InterestScoring(environment: environment.reader)
+        processor.interests = InterestStep(analyzer: analyzer, scoring: interestScoring, logger: environment.logger)
         let workers = (0..<config.workers).map { _ in
             QueueWorker(client: client, processor: processor, config: config, signal: signal, metrics: environment.metrics, logger: environment.logger)
         }
@@ -38,8 +41,9 @@ public enum EngineService: ServiceEntry {
                                              timeZones: config.analyticsTimeZones, intervalSeconds: config.analyticsRefreshSeconds,
                                              days: config.analyticsRefreshDays, journeyIntervalSeconds: config.analyticsJourneyRefreshSeconds,
                                              logger: environment.logger)
+        let remaps = CatalogRemapWorker(client: client, scoring: interestScoring, logger: environment.logger)
         return environment.makeApplication(router: router, port: config.port, client: client,
-                                           services: [listener, maintenance, statistics, segments, analytics] + workers)
+                                           services: [listener, maintenance, statistics, segments, analytics, remaps] + workers)
     }
 
     public static func serve(_ environment: ServiceEnvironment) async throws {

@@ -1,4 +1,4 @@
 import EngineApp
-import Shared
+import ServiceKit
 
 await ServiceCommand<EngineService>.runMain()

@@ -5,8 +5,8 @@ import HummingbirdTesting
 import NIOCore
 import PostgresNIO
 import ProfileAPIApp
-import Shared
 @testable import ProfileAPIApp
+import ServiceKit
 
 /// Runs the real profile API against a test database, with keys created through the real key store.
 struct APIHarness {

@@ -1,8 +1,8 @@
 import Foundation
 import HummingbirdTesting
 import PostgresNIO
-import Shared
 @testable import ProfileAPIApp
+import ServiceKit
 
 /// Loads Tests/fixtures/analytics.sql (also used by the dashboard browser test) and refreshes
 /// the rollups the way the engine does.

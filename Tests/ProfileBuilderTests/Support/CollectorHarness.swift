@@ -5,7 +5,6 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
-import Shared
 import Testing
 
 /// Runs the real collector application on a live socket against a test database.

@@ -1,8 +1,8 @@
+@testable import EngineApp
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
-@testable import EngineApp
+import ServiceKit
 
 /// Drives the real engine code (worker, processor, SQL) against a test database, synchronously:
 /// `drain()` applies everything queued and returns how many events it took.

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ServiceKit
 
 /// A fresh, migrated database per test, copied from a template that is migrated once per test run.
 /// The server comes from `TEST_DATABASE_URL`; without it the tests fail (they never skip).

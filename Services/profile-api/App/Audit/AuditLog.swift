@@ -1,6 +1,6 @@
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
 
 /// Records who did what: every write and every GDPR action, with the key that made it.
 enum AuditLog {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ProfileModel
 
 /// An API key as stored: only its public prefix and a hash of the whole secret are kept.
 struct APIKey: Sendable, Equatable {

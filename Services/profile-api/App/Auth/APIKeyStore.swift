@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
 import Synchronization
 
 /// Reads, creates and revokes API keys. Verified keys are cached briefly so the hot path does not

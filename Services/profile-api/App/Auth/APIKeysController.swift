@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import PostgresNIO
-import Shared
+import ServiceKit
 
 /// `/v1/api-keys`: admins create, list and revoke keys. A new key's token is shown once.
 struct APIKeysController: Sendable {

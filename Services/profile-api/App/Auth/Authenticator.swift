@@ -1,7 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
-import Shared
+import ServiceKit
 import Synchronization
 
 /// Checks `Authorization: Bearer …` and the scope an endpoint needs: 401 when the caller is not

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Shared
+import ServiceKit
 
 /// `profile-api keys create|list|revoke`: API key administration from a terminal.
 struct KeysCommand: AsyncParsableCommand {

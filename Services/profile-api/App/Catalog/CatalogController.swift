@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import NIOCore
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// `/v1/catalog`: read a site's catalog and import or update it from JSON, YAML or CSV
 /// (upsert by slug, with a report of rejected rows; interests affected by changes are re-mapped).
@@ -83,7 +84,7 @@ struct CatalogController: Sendable {
                 "rejected": .array(report.rejections.map {
                     ["row": .string($0.row), "slug": $0.slug.map(JSONValue.string) ?? .null, "field": .string($0.field), "reason": .string($0.reason)]
                 }),
-                "profiles_remapped": .number(Double(result.remap.profilesRecomputed)),
+                "remap_id": result.remapID.map { .number(Double($0)) } ?? .null,
             ])
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// `profile-api catalog import FILE --site SLUG [--dry-run]`: loads a JSON, YAML or CSV catalog
 /// into a site, reports rejected rows, and re-maps the interests the changes affect.
@@ -31,7 +32,7 @@ struct CatalogImportCommand: AsyncParsableCommand {
         let text: String
         do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw ValidationError("\(file): \(error.localizedDescription)") }
         let environment = try bootstrappedEnvironment(service: ProfileAPIService.name)
-        let importer = CatalogImporter(scoring: try InterestScoring(environment: environment.reader), logger: environment.logger)
+        let importer = CatalogImporter(logger: environment.logger)
         let site = self.site, dryRun = self.dryRun
         let result: CatalogImporter.Result
         do {
@@ -47,8 +48,9 @@ struct CatalogImportCommand: AsyncParsableCommand {
         let prefix = dryRun ? "dry run (nothing changed): would have " : ""
         print("\(prefix)created \(report.categoriesCreated.count) categories and \(report.itemsCreated.count) items, "
               + "updated \(report.categoriesUpdated.count) categories and \(report.itemsUpdated.count) items, \(report.unchanged) unchanged")
-        print("re-mapped \(report.changedTargets.count) changed targets: \(result.remap.pageViewsScanned) page views and "
-              + "\(result.remap.messagesScanned) messages scanned, \(result.remap.profilesRecomputed) profiles recomputed")
+        if let remap = result.remapID {
+            print("\(report.changedTargets.count) targets changed: the engine re-maps their interests (catalog_remaps.id \(remap))")
+        }
         if !report.rejections.isEmpty {
             print("rejected \(report.rejections.count) rows:")
             for rejection in report.rejections { print("  \(rejection)") }

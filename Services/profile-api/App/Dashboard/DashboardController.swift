@@ -3,7 +3,8 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOPosix
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// `/dashboard`: the analytics dashboard as server-rendered HTML behind a sign-in with an API key
 /// (scope `reports`, or `admin`; the profile pages also need `profiles:read`) or with the

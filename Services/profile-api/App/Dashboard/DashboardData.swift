@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
 
 /// The dashboard's own reads: who is signed in, sites, the profile list and a profile's page.
 /// Report panels use `Reports` like the API does.

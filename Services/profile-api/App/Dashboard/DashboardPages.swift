@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ProfileModel
 
 /// The dashboard's HTML pages, built as strings; every dynamic value passes through HTML.escape.
 enum DashboardPages {

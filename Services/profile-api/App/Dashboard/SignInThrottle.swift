@@ -1,5 +1,5 @@
 import NIOCore
-import Shared
+import ServiceKit
 
 /// Limits failed dashboard sign-ins, per client address and in all (an attacker spreading guesses
 /// over many addresses still meets the second limit). Only failures are counted: a user who signs

@@ -1,7 +1,8 @@
 import Foundation
 import Hummingbird
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// `/v1/email-templates` (stored, validated Mustache templates) and
 /// `POST /v1/profiles/{id}/email` (render one for a visitor).

@@ -1,6 +1,6 @@
 import Foundation
 import Mustache
-import Shared
+import ProfileModel
 
 /// Renders follow-up email templates (Mustache) with a visitor's profile and a summary of their
 /// latest conversation. Missing values render as empty text, so a template written for known

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import ProfileModel
+import ServiceKit
 import Yams
 
 /// How profiles become export rows for a CRM: ordered columns, each taken from a path in the

@@ -1,4 +1,4 @@
-import Shared
+import ServiceKit
 
 /// Export settings, read once from the environment at start (documented in README.md).
 struct ExportConfig: Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ProfileModel
 
 /// The file formats of an export and how one row is written in each.
 enum ExportFormat: String, Sendable, CaseIterable {

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// The SQL of export jobs and their runs: create, list, read, delete, claim and progress.
 struct ExportJobStore: Sendable {

@@ -2,8 +2,10 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import OutboundHTTP
+import ProfileModel
+import ServiceKit
 import ServiceLifecycle
-import Shared
 
 /// Runs export jobs: one-off jobs as soon as they are created and cron jobs when due. It lives in
 /// the API process because the export code (filters, mappings, formats) is the API's, and so the
@@ -14,7 +16,7 @@ struct ExportScheduler: Service {
     let store: ExportJobStore
     let exporter: ProfileExporter
     let catalog: CRMMappingCatalog
-    let registry: Shared.FieldRegistry
+    let registry: ProfileModel.FieldRegistry
     let config: ExportConfig
     let http: OutboundHTTPClient
     let logger: Logger

@@ -2,7 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import Shared
+import OutboundHTTP
+import ProfileModel
+import ServiceKit
 
 /// `/v1/exports`: streaming exports of a filtered set of profiles, and export jobs (one-off or
 /// cron-scheduled, written to EXPORT_DIRECTORY or POSTed to a URL) with progress and history.

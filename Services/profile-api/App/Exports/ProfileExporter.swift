@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// What to export: which profiles (the search filter language), in which format, with which
 /// column mapping. Parsed from a query string or from a stored export job.

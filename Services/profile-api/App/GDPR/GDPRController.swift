@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import Shared
+import ServiceKit
 
 /// `/v1/gdpr/*`: right of access, erasure and anonymisation, addressed by profile id or by any
 /// identity of the person (site + anonymous_id, user_id or email).

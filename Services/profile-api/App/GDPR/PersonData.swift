@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
 
 /// Everything that belongs to one person: their profile, the profiles merged into it, and every
 /// identity of those profiles. Erasure, anonymisation and access all start from this.

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// The GDPR operations: access (one JSON archive of everything about a person), erasure
 /// (everything removed, in every table and every events partition, with a tombstone so late

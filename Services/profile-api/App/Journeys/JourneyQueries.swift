@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// Site-wide navigation analysis over the sessions started in [from, to), optionally of one
 /// segment: common paths, entry and exit pages, drop-off points, distributions and funnels.

@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import Shared
+import ServiceKit
 
 /// `/v1/journeys` and `/v1/funnels`: navigation analysis for the `reports` scope.
 struct JourneysController: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
-import Shared
+import ServiceKit
 
 /// Serves the OpenAPI 3.1 contract (`docs/openapi.json`), read once at start.
 struct OpenAPIController: Sendable {

@@ -1,4 +1,5 @@
-import Shared
+import OutboundHTTP
+import ServiceKit
 
 extension OutboundPolicy {
     /// Checks a destination URL given in a request body, as a 422 naming `field`. A host that

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
 
 /// Records that a profile was served personalization (sql/0005 `personalization_exposures`),
 /// in or out of the holdout group, so the ROI report can compare the two groups' conversion.

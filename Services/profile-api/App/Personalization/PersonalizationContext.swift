@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Shared
+import ProfileModel
 
 /// A compact, prompt-ready summary of a visitor for the chat agent: what is known (with each
 /// field's description from profile_fields.yaml), top interests, recent intents, stage and

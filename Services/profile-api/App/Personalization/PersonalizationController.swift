@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// `/v1/profiles/{id}/recommendations` and `/v1/profiles/{id}/context` (for the chat agent).
 struct PersonalizationController: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
 
 /// Named query `recommend_items`: ranked catalog items for a profile, each with its reasons —
 /// the profile's own interests, items that visitors with similar interests engaged with

@@ -1,7 +1,8 @@
 import Foundation
 import Hummingbird
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// The filters, sort and page of `GET /v1/profiles`, parsed from the query string and turned
 /// into a WHERE clause whose every value is a bound parameter.

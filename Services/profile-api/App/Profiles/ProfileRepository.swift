@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// Reads and writes profiles for the API. Every read resolves merges: a merged profile's id
 /// answers with the profile it was merged into.

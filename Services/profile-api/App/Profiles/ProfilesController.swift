@@ -2,7 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// `/v1/profiles`: read, search, create, update and delete profiles.
 struct ProfilesController: Sendable {

@@ -1,5 +1,4 @@
 import Foundation
-import Shared
 
 /// Top interests (catalog items and categories) over time: for the `limit` targets with the
 /// most signals in the range, their signals and interested profiles per day or week.

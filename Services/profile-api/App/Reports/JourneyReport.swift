@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ProfileModel
 
 /// Journeys and funnel drop-offs over the report's local days, computed by the `/v1/journeys`
 /// queries (JourneyQueries, from the journey rollups when the days are those of a rollup zone).

@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ServiceKit
 
 /// Top pages with their entries, exits and exit rate; `sort=entries` or `sort=exits` turns it
 /// into the entry-page or exit-page list.

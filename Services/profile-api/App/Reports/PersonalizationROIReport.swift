@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// ROI of personalization: of the profiles first served by the recommendation or context
 /// endpoint in the range, the share that reached the goal stage (`goal`, default `mql`, or any

@@ -1,5 +1,4 @@
 import Foundation
-import Shared
 
 /// The lead pipeline from `stage_transitions`: per stage, the profiles in it now, those that
 /// entered it in the range, how many of those moved on to a later stage before the range ended

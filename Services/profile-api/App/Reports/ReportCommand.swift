@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// `profile-api report`: a report's figures as an aligned text table, for operators in a
 /// terminal (the key figures by default; the same parameters and checks as `/v1/reports`).

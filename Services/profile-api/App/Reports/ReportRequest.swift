@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ServiceKit
 
 /// What every report is asked for, validated before any SQL runs: a site, a range of local days
 /// [`from`, `to`] (both included) in the IANA time zone `tz`, an optional segment, the trend

@@ -2,7 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// A report's answer: named columns and rows of flat values (so it reads the same as JSON and
 /// as CSV), range totals and report-specific details, plus where the figures came from.

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// The analytics reports (issue #9). Each report is one file extending this type with a named
 /// query; heavy figures come from the rollup tables of sql/0005 when the request allows it.

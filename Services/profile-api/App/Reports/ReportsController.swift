@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import Shared
+import ServiceKit
 
 /// `/v1/reports/{name}`: the analytics reports for the `reports` scope, as JSON or CSV
 /// (`format=csv` or `Accept: text/csv`).

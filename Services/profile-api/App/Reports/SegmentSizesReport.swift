@@ -1,5 +1,4 @@
 import Foundation
-import Shared
 
 /// Segment sizes over time from the membership history: members at the end of each day or
 /// week (local time), and how many entered and left during it.

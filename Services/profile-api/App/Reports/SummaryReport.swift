@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ProfileModel
 
 /// The key figures of a range as metric/value rows: what the dashboard shows at the top and the
 /// `profile-api report` command prints.

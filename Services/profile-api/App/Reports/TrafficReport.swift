@@ -1,5 +1,4 @@
 import Foundation
-import Shared
 
 /// Traffic and engagement trends: visitors, sessions, page views, pages per session, average
 /// time on site and bounce rate per day or ISO week; every period of the range has a row.

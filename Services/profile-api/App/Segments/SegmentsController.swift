@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// `/v1/segments`: named, rule-based segments. Definitions are checked before they are stored;
 /// the engine evaluates them as profiles change and re-evaluates all of them hourly.

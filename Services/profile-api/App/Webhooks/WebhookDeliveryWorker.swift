@@ -2,8 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import OutboundHTTP
+import ServiceKit
 import ServiceLifecycle
-import Shared
 
 /// Sends the webhook outbox: claims due deliveries, POSTs each signed payload, and records
 /// delivered / failed (retried with exponential backoff and jitter) / dead. It runs in the API

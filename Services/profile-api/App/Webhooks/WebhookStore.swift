@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// The SQL of webhook subscriptions and of the delivery outbox (filled by the
 /// `profile_changes_enqueue_webhooks` trigger in the transaction of each profile change).

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// The members of a webhook subscription body, validated the same way when a subscription is
 /// created (POST) and changed (PATCH). Each accessor returns nil when the member is absent.

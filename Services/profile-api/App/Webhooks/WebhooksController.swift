@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 import NIOCore
-import Shared
+import OutboundHTTP
+import ProfileModel
+import ServiceKit
 
 /// `/v1/webhooks`: subscriptions per event kind with filters, their delivery log, and manual
 /// redelivery. A subscription's secret is shown once, when it is created or rotated. A paused

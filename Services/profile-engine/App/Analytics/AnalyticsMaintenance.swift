@@ -1,7 +1,6 @@
 import Logging
 import PostgresNIO
 import ServiceLifecycle
-import Shared
 
 /// Keeps the analytics rollups of recent days current: late events and sessions still open
 /// change the last days, so those are recomputed on every tick. Older days only change through

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ServiceKit
 
 /// The engine's side of the analytics rollups (sql/0005, per segment sql/0012): which zones they
 /// are kept in, and recomputing them for recent days or for everything.

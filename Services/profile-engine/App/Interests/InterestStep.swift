@@ -1,7 +1,8 @@
 import Foundation
+import InterestAnalysis
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
 
 /// The batch step that turns new chat messages and page views into interest evidence, intents and
 /// chat-volunteered profile fields, and recomputes the combined interests of the profiles

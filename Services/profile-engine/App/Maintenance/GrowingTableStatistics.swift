@@ -1,7 +1,6 @@
 import Logging
 import PostgresNIO
 import ServiceLifecycle
-import Shared
 
 /// Analyses the engine's tables while they outgrow their statistics, which autovacuum does only
 /// once a minute at best. Why it matters: PostgreSQL plans a foreign-key check once per backend

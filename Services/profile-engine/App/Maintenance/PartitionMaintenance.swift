@@ -1,7 +1,6 @@
 import Logging
 import PostgresNIO
 import ServiceLifecycle
-import Shared
 
 /// Keeps weekly `events` partitions created ahead of time (so rows never pile up in the default
 /// partition) and prunes the messageId dedupe window. Safe to run in every engine process.

@@ -1,6 +1,6 @@
 import Logging
+import ServiceKit
 import ServiceLifecycle
-import Shared
 
 /// The loop of the engine's periodic maintenance services: runs `body`, logs a failure as a
 /// warning (the next pass tries again), sleeps `seconds`, until graceful shutdown.

@@ -1,6 +1,6 @@
 import Foundation
 import PostgresNIO
-import Shared
+import ProfileModel
 
 /// Page views, sessions and the metrics derived from them.
 extension BatchProcessor {

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
 
 /// Applies a batch of claimed events to profiles, identities, sessions, page views, chat and
 /// metrics, inside the caller's transaction (which also deletes the queue rows): all or nothing.

@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ProfileModel
 
 /// Where a stored field value came from, kept in `visitor_profiles.field_meta` so that conflicts
 /// resolve the same way whatever order events arrive in.

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Shared
+import ProfileModel
 
 /// One way a visitor is known on a site: an anonymous id, a user id or an email.
 struct IdentityKey: Hashable, Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
 
 /// Resolves each event to its profile, creating profiles for new visitors and merging profiles
 /// that turn out to be the same person (identify, alias, a shared email). The loser of a merge is

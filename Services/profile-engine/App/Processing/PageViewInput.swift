@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ProfileModel
 
 /// A page view read from a `page` event.
 struct PageViewInput: Sendable {

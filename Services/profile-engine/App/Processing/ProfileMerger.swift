@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
 
 /// Moves everything of one profile onto another and leaves the loser as a pointer.
 /// Runs inside the batch transaction, with both profiles locked.

@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ProfileModel
 
 /// A profile loaded for a batch and the changes the batch makes to it.
 struct ProfileState: Sendable {

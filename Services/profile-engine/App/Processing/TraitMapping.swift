@@ -1,4 +1,4 @@
-import Shared
+import ProfileModel
 
 /// Maps Segment traits (and the spellings SDKs commonly use) onto the fields declared in
 /// `profile_fields.yaml`. Traits that match no declared field stay in the raw event only.

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ServiceKit
 
 /// The engine's queue SQL: finding shards with work, claiming a shard's batch, finishing,
 /// retrying and dead-lettering. Each query is named after what it does.

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import PostgresNIO
 import Prometheus
+import ServiceKit
 import ServiceLifecycle
-import Shared
 
 /// One consumer of the event queue. It takes a few free shards at a time (advisory locks), claims
 /// their oldest ready events, applies them and deletes their queue rows in one transaction: an event's

@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ProfileModel
 
 /// One claimed queue row with its event (nil when the event's partition is already gone).
 struct QueuedEvent: Sendable {

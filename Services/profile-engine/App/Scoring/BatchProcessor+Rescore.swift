@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ServiceKit
 
 /// Scores decay with time (intent and engagement points have a half-life), so a visitor who does
 /// nothing still cools down: the engine recomputes every profile's scores periodically, not only

@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import ProfileModel
 
 /// What scoring needs to know about a profile besides its fields.
 struct ScoringSignals: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import ProfileModel
+import ServiceKit
 import Yams
 
 /// `config/lead_scoring.yaml`, decoded and checked at start (a bad file stops the engine).

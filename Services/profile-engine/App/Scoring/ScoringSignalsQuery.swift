@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
 
 /// Named query `scoring_signals`: behaviour, intents and interests of a batch's profiles, read
 /// after the batch's own metrics were refreshed, so scores reflect the events being applied.

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 import Yams
 
 /// The built-in segments of `config/segments.yaml`, checked at start and synced into `segments`.

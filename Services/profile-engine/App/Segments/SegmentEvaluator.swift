@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Shared
+import ProfileModel
+import ServiceKit
 
 /// Keeps `segment_memberships` current: for the given profiles, evaluates every active segment
 /// and records who entered and who left (with the time), plus a change-log row each.

@@ -1,7 +1,7 @@
 import Logging
 import PostgresNIO
+import ServiceKit
 import ServiceLifecycle
-import Shared
 
 /// Syncs the built-in segments at start, then hourly rescores every profile (scores decay with
 /// time) and re-evaluates its segments, so that decayed scores and time-window conditions
