@@ -37,7 +37,7 @@ final class QueueNotifier: Service, Sendable {
             for await _ in doorbell.cancelOnGracefulShutdown() {
                 owed.withLock { $0 = false }
                 do {
-                    try await client.query("SELECT pg_notify(\(QueueChannel.eventsQueued), '')", logger: logger)
+                    try await client.query("SELECT pg_notify(\(NotificationChannel.eventsQueued.rawValue), '')", logger: logger)
                 } catch {
                     // The engines also poll, so a lost wake-up only delays them.
                     logger.debug("notify failed", metadata: ["error": "\(describeDatabaseError(error))"])

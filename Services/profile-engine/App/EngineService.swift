@@ -31,7 +31,7 @@ public enum EngineService: ServiceEntry {
         let workers = (0..<config.workers).map { _ in
             QueueWorker(client: client, processor: processor, config: config, signal: signal, metrics: environment.metrics, logger: environment.logger)
         }
-        let listener = NotificationListener(database: environment.common.database, channel: QueueChannel.eventsQueued, signal: signal,
+        let listener = NotificationListener(database: environment.common.database, channel: NotificationChannel.eventsQueued.rawValue, signal: signal,
                                             logger: environment.logger)
         let maintenance = PartitionMaintenance(client: client, logger: environment.logger)
         let statistics = GrowingTableStatistics(client: client, logger: environment.logger)

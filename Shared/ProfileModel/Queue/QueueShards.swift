@@ -28,8 +28,3 @@ public enum QueueShards {
         return nil
     }
 }
-
-/// The LISTEN/NOTIFY channel on which collectors wake engines (at most a few times a second).
-public enum QueueChannel {
-    public static let eventsQueued = "event_queue"
-}

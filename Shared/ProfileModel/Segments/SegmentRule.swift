@@ -68,7 +68,7 @@ public indirect enum SegmentRule: Sendable, Equatable {
             self = .score(name: name, op: try comparison(), value: try number("value"))
         } else if let stages = object["stage"] {
             let names = stages.arrayValue?.compactMap(\.stringValue) ?? stages.stringValue.map { [$0] } ?? []
-            let known: Set<String> = ["anonymous", "known", "engaged", "mql", "sql", "customer"]
+            let known = Set(LeadStage.names)
             guard !names.isEmpty, names.allSatisfy(known.contains) else { throw Invalid(path: "\(path).stage", message: "must name stages among \(known.sorted().joined(separator: ", "))") }
             self = .stage(names)
         } else if object["interest"] != nil || object["category"] != nil {

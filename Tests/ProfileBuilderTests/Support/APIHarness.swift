@@ -4,8 +4,8 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
-import ProfileAPIApp
 @testable import ProfileAPIApp
+import ProfileAPIApp
 import ServiceKit
 
 /// Runs the real profile API against a test database, with keys created through the real key store.

@@ -102,7 +102,7 @@ enum DashboardPages {
             "<div class=\"metric\" data-metric=\"\(HTML.escape(row["metric"]?.stringValue ?? ""))\"><span class=\"value\">\(HTML.escape(number(row["value"])))</span>"
                 + "<span class=\"name\">\(HTML.escape((row["metric"]?.stringValue ?? "").replacingOccurrences(of: "_", with: " ")))</span></div>"
         }.joined()
-        let funnelStages = ["known", "engaged", "mql", "sql", "customer"]
+        let funnelStages = LeadStage.names.filter { $0 != LeadStage.anonymous.rawValue }
         let pipelineRows = Dictionary(data.pipeline.rows.map { ($0["stage"]?.stringValue ?? "", $0) }, uniquingKeysWith: { a, _ in a })
         let funnel = SVGChart.bars(title: "Lead funnel: profiles entering each stage", items: funnelStages.map { stage in
             let row = pipelineRows[stage]

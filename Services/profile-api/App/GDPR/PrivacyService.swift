@@ -75,7 +75,7 @@ struct PrivacyService: Sendable {
                 """, logger: logger)
             // The change log keeps that an erasure happened (for webhooks), with no personal data.
             try await tx.query(
-                "INSERT INTO profile_changes (site_id, profile_id, kind) VALUES (\(person.siteID), \(person.profileID), 'erased')", logger: logger)
+                "INSERT INTO profile_changes (site_id, profile_id, kind) VALUES (\(person.siteID), \(person.profileID), \(ChangeKind.erased.rawValue))", logger: logger)
             try await AuditLog.record("gdpr.erase", target: person.profileID.uuidString.lowercased(), key: key, requestID: requestID,
                                       details: ["deleted": .object(counts)], on: tx, logger: logger)
             return receipt
@@ -109,7 +109,7 @@ struct PrivacyService: Sendable {
                 UPDATE visitor_profiles SET fields = '{}', field_meta = '{}', anonymized_at = now(), version = version + 1, updated_at = now()
                 WHERE id = ANY(\(person.profileTree))
                 """, logger: logger)
-            try await tx.query("INSERT INTO profile_changes (site_id, profile_id, kind) VALUES (\(person.siteID), \(person.profileID), 'anonymized')", logger: logger)
+            try await tx.query("INSERT INTO profile_changes (site_id, profile_id, kind) VALUES (\(person.siteID), \(person.profileID), \(ChangeKind.anonymized.rawValue))", logger: logger)
             try await AuditLog.record("gdpr.anonymize", target: person.profileID.uuidString.lowercased(), key: key, requestID: requestID, on: tx, logger: logger)
             return ["profile_id": .string(person.profileID.uuidString.lowercased()), "anonymized_at": .string(Date().formatted(.iso8601))]
         }

@@ -47,7 +47,7 @@ struct ProfileFilter: Sendable {
         }
     }
 
-    static let stages: Set<String> = ["anonymous", "known", "engaged", "mql", "sql", "customer"]
+    static let stages = Set(LeadStage.names)
 
     init(query: [String: String], registry: FieldRegistry) throws {
         func int(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {

@@ -169,9 +169,9 @@ struct ProfileRepository: Sendable {
                 """, logger: logger)
             let changed = JSONValue.object(["fields": .array(fields.keys.sorted().map(JSONValue.string)), "source": "api"])
             try await tx.query(
-                "INSERT INTO profile_changes (site_id, profile_id, kind, changes) VALUES (\(siteID), \(profileID), 'updated', \(changed.jsonText)::jsonb)",
+                "INSERT INTO profile_changes (site_id, profile_id, kind, changes) VALUES (\(siteID), \(profileID), \(ChangeKind.updated.rawValue), \(changed.jsonText)::jsonb)",
                 logger: logger)
-            try await tx.query("SELECT pg_notify('profile_updated', \(profileID.uuidString.lowercased()))", logger: logger)
+            try await tx.query("SELECT pg_notify(\(NotificationChannel.profileUpdated.rawValue), \(profileID.uuidString.lowercased()))", logger: logger)
             try await AuditLog.record("profile.update", target: profileID.uuidString.lowercased(), key: key, requestID: requestID,
                                       details: ["fields": .array(fields.keys.sorted().map(JSONValue.string))], on: tx, logger: logger)
             return profileID
@@ -191,7 +191,8 @@ struct ProfileRepository: Sendable {
             let clean = fields.compactMapValues { $0 }
             let now = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
             let meta = clean.mapValues { _ in JSONValue.object(["source": "api", "at": .string(now), "event_id": 0, "api_key_id": .number(Double(key.id))]) }
-            let stage = clean["email"] != nil || identities.contains { $0.0 == "user_id" || $0.0 == "email" } ? "known" : "anonymous"
+            let stage = clean["email"] != nil || identities.contains { $0.0 == IdentityKind.userID.rawValue || $0.0 == IdentityKind.email.rawValue }
+                ? LeadStage.known.rawValue : LeadStage.anonymous.rawValue
             try await tx.query(
                 """
                 INSERT INTO visitor_profiles (id, site_id, fields, field_meta, stage)
@@ -204,8 +205,8 @@ struct ProfileRepository: Sendable {
                     throw APIError(.conflict, code: "identity_taken", detail: "the \(kind) is already linked to another profile", field: "identities")
                 }
             }
-            try await tx.query("INSERT INTO profile_changes (site_id, profile_id, kind, changes) VALUES (\(siteID), \(id), 'created', '{\"source\":\"api\"}')", logger: logger)
-            try await tx.query("SELECT pg_notify('profile_updated', \(id.uuidString.lowercased()))", logger: logger)
+            try await tx.query("INSERT INTO profile_changes (site_id, profile_id, kind, changes) VALUES (\(siteID), \(id), \(ChangeKind.created.rawValue), '{\"source\":\"api\"}')", logger: logger)
+            try await tx.query("SELECT pg_notify(\(NotificationChannel.profileUpdated.rawValue), \(id.uuidString.lowercased()))", logger: logger)
             try await AuditLog.record("profile.create", target: id.uuidString.lowercased(), key: key, requestID: requestID, on: tx, logger: logger)
             return true
         }

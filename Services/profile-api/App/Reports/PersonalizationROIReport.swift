@@ -8,11 +8,11 @@ import ServiceKit
 /// versus the holdout group — with the difference and its 95 % confidence interval.
 extension Reports {
     static let roiColumns = ["group", "visitors", "converted", "conversion_rate"]
-    static let stages = ["anonymous", "known", "engaged", "mql", "sql", "customer"]
+    static let stages = LeadStage.names
 
     /// Named query `report_personalization_roi`.
     func personalizationROI(_ scope: Scope) async throws -> ReportTable {
-        let goal = scope.request.query["goal"] ?? "mql"
+        let goal = scope.request.query["goal"] ?? LeadStage.mql.rawValue
         guard let rank = Self.stages.firstIndex(of: goal), rank > 0 else {
             throw APIError.badRequest("invalid_parameter", "'goal' must be one of known, engaged, mql, sql, customer", field: "goal")
         }

@@ -16,7 +16,7 @@ extension Reports {
                                  uniquingKeysWith: { first, _ in first })
         var rows: [[String: JSONValue]] = ["visitors", "sessions", "page_views", "pages_per_session", "avg_time_on_site_seconds", "bounce_rate"]
             .map { ["metric": .string($0), "value": traffic.totals[$0] ?? .null] }
-        for stage in ["known", "mql", "sql", "customer"] {
+        for stage in [LeadStage.known, .mql, .sql, .customer].map(\.rawValue) {
             rows.append(["metric": .string("new_\(stage)"), "value": entered[stage] ?? 0])
         }
         var table = ReportTable("summary", columns: Self.summaryColumns, rows: .array(rows.map(JSONValue.object)))

@@ -1,3 +1,4 @@
+import ProfileModel
 import ServiceKit
 
 /// Webhook delivery settings, read once from the environment at start (documented in README.md).
@@ -20,7 +21,7 @@ struct WebhookConfig: Sendable {
 
     /// The channel the `profile_changes_enqueue_webhooks` trigger (sql/0004) NOTIFYs when it
     /// enqueued deliveries, and the API NOTIFYs when a subscription is resumed.
-    static let channel = "webhook_deliveries"
+    static let channel = NotificationChannel.webhookDeliveries.rawValue
 
     init(environment env: EnvironmentReader) throws {
         workerEnabled = try env.bool("WEBHOOK_WORKER", default: true)

@@ -15,7 +15,7 @@ struct WebhooksController: Sendable {
     /// Where a subscription's `url` may point (SSRF protection).
     let outbound: OutboundPolicy
 
-    static let eventKinds = ["created", "updated", "merged", "stage_changed", "segment_entered", "segment_left", "erased", "anonymized"]
+    static let eventKinds = ChangeKind.allCases.map(\.rawValue)
     static let deliveryStatuses: Set<String> = ["pending", "failed", "delivered", "dead"]
 
     func addRoutes(to router: Router<ServiceRequestContext>) {

@@ -179,7 +179,7 @@ struct BatchProcessor: Sendable {
                 changes.append(.object(base.merging(["kind": "updated", "changes": ["fields": .array(profile.changedFields.sorted().map(JSONValue.string))]]) { $1 }))
             }
             if profile.stage != profile.originalStage {
-                changes.append(.object(base.merging(["kind": "stage_changed", "changes": ["from": .string(profile.originalStage), "to": .string(profile.stage)]]) { $1 }))
+                changes.append(.object(base.merging(["kind": .string(ChangeKind.stageChanged.rawValue), "changes": ["from": .string(profile.originalStage), "to": .string(profile.stage)]]) { $1 }))
                 transitions.append(.object(base.merging(["from_stage": .string(profile.originalStage), "to_stage": .string(profile.stage),
                                                          "reason": .string(profile.stageReason ?? ""),
                                                          "lead_score": .number(Double(profile.leadScore))]) { $1 }))
@@ -206,7 +206,7 @@ struct BatchProcessor: Sendable {
         changed.formUnion(merges.map(\.winner))
         changed.formUnion(alsoChanged)
         if !changed.isEmpty {
-            try await tx.query("SELECT pg_notify('profile_updated', id::text) FROM unnest(\(Array(changed))::uuid[]) AS id", logger: logger)
+            try await tx.query("SELECT pg_notify(\(NotificationChannel.profileUpdated.rawValue), id::text) FROM unnest(\(Array(changed))::uuid[]) AS id", logger: logger)
         }
         return changed
     }

@@ -4,7 +4,7 @@ import ProfileModel
 
 /// One way a visitor is known on a site: an anonymous id, a user id or an email.
 struct IdentityKey: Hashable, Sendable {
-    enum Kind: String, Sendable { case anonymousID = "anonymous_id", userID = "user_id", email }
+    typealias Kind = IdentityKind
 
     let siteID: Int64
     let kind: Kind

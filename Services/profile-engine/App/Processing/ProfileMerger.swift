@@ -72,7 +72,7 @@ struct ProfileMerger: Sendable {
         try await tx.query(
             """
             INSERT INTO profile_changes (site_id, profile_id, kind, changes)
-            SELECT site_id, \(winner), 'merged', jsonb_build_object('merged_profile_id', \(loser.uuidString)::text)
+            SELECT site_id, \(winner), \(ChangeKind.merged.rawValue), jsonb_build_object('merged_profile_id', \(loser.uuidString)::text)
             FROM visitor_profiles WHERE id = \(winner)
             """, logger: logger)
     }

@@ -45,7 +45,7 @@ struct ProfileState: Sendable {
     /// anonymous → known once the visitor has a user id or an email; later stages belong to scoring.
     mutating func markKnown(reason: String) {
         guard stage == "anonymous" else { return }
-        stage = "known"
+        stage = LeadStage.known.rawValue
         stageReason = reason
     }
 

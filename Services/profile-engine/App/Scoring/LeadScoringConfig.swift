@@ -51,7 +51,7 @@ struct LeadScoringConfig: Decodable, Sendable {
     let intent: [IntentRule]
     let stages: [StageRule]
 
-    static let stageOrder = ["anonymous", "known", "engaged", "mql", "sql", "customer"]
+    static let stageOrder = LeadStage.names
 
     static func load(path: String, registry: FieldRegistry) throws -> LeadScoringConfig {
         let text: String

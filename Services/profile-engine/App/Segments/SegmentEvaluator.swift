@@ -83,10 +83,10 @@ struct SegmentEvaluator: Sendable {
                 RETURNING m.segment_id, m.profile_id, m.site_id
             ), logged AS (
                 INSERT INTO profile_changes (site_id, profile_id, kind, changes)
-                SELECT e.site_id, e.profile_id, 'segment_entered', jsonb_build_object('segment', c.slug)
+                SELECT e.site_id, e.profile_id, '\(ChangeKind.segmentEntered.rawValue)', jsonb_build_object('segment', c.slug)
                 FROM entered e JOIN candidates c ON c.segment_id = e.segment_id AND c.id = e.profile_id
                 UNION ALL
-                SELECT x.site_id, x.profile_id, 'segment_left', jsonb_build_object('segment', c.slug)
+                SELECT x.site_id, x.profile_id, '\(ChangeKind.segmentLeft.rawValue)', jsonb_build_object('segment', c.slug)
                 FROM exited x JOIN candidates c ON c.segment_id = x.segment_id AND c.id = x.profile_id
                 RETURNING profile_id
             )
