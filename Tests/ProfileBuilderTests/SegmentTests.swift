@@ -144,8 +144,17 @@ struct SegmentsAPITests {
                 #expect(finance?["members"] as? Int == 1)
                 let members = try await client.call(.get, "/v1/profiles?segment=finance", token: writer)
                 #expect((members.json["data"] as? [Any])?.count == 1)
-                #expect(try await client.call(.delete, "/v1/segments/finance", token: writer).status == .noContent)
-                #expect(try await client.call(.delete, "/v1/segments/finance", token: writer).status == .notFound)
+                // A second site with a segment of the same slug, which deleting acme's must leave alone.
+                try await db.client.query("INSERT INTO sites (slug, name, write_key) VALUES ('beta', 'Beta', 'wk-beta')", logger: TestDatabase.logger)
+                #expect(try await client.call(.post, "/v1/segments", token: writer, json: [
+                    "site": "beta", "slug": "finance", "name": "Finance", "definition": ["stage": ["mql"]]]).status == .created)
+                let withoutSite = try await client.call(.delete, "/v1/segments/finance", token: writer)
+                #expect(withoutSite.status == .badRequest)
+                #expect(withoutSite.json["field"] as? String == "site")
+                #expect(try await client.call(.delete, "/v1/segments/finance?site=acme", token: writer).status == .noContent)
+                #expect(try await client.call(.delete, "/v1/segments/finance?site=acme", token: writer).status == .notFound)
+                #expect(try await db.scalar("SELECT count(*)::int FROM segments s JOIN sites si ON si.id = s.site_id WHERE s.slug = 'finance' AND si.slug = 'beta'",
+                                            as: Int.self) == 1)
             }
         }
     }

@@ -63,14 +63,22 @@ struct SegmentsController: Sendable {
         router.delete("/v1/segments/:slug") { request, context in
             let key = try await auth.require(.profilesWrite, request, logger: context.logger)
             let slug = context.parameters.get("slug") ?? ""
+            // Slugs are unique per site only: without the site, one call would delete every site's segment of that name.
+            guard let site = request.uri.queryParameters.get("site"), !site.isEmpty else {
+                throw APIError.badRequest("missing_parameter", "'site' (the segment's site slug) is required", field: "site")
+            }
             let deleted: Bool = try await client.transaction(logger: context.logger) { tx in
-                let rows = try await tx.query("DELETE FROM segments WHERE slug = \(slug) AND NOT builtin RETURNING id", logger: context.logger)
+                let rows = try await tx.query(
+                    """
+                    DELETE FROM segments WHERE slug = \(slug) AND NOT builtin AND site_id = (SELECT id FROM sites WHERE slug = \(site))
+                    RETURNING id
+                    """, logger: context.logger)
                 var found = false
                 for try await _ in rows { found = true }
                 if found { try await AuditLog.record("segment.delete", target: slug, key: key, requestID: context.requestID, on: tx, logger: context.logger) }
                 return found
             }
-            guard deleted else { throw APIError(.notFound, code: "segment_not_found", detail: "no custom segment '\(slug.prefix(60))' (built-in ones live in config/segments.yaml)", field: "slug") }
+            guard deleted else { throw APIError(.notFound, code: "segment_not_found", detail: "site '\(site.prefix(60))' has no custom segment '\(slug.prefix(60))' (built-in ones live in config/segments.yaml)", field: "slug") }
             return Response(status: .noContent)
         }
     }
