@@ -44,7 +44,21 @@ extension PostgresConnection {
             }
             throw error
         }
-        try await query("COMMIT;", logger: logger)
+        // An error raised by a statement whose rows `body` never read reaches postgres-nio only
+        // with those rows, so `body` may return normally from a transaction the server has
+        // aborted; COMMIT then answers ROLLBACK, not an error. Read the answer's command tag.
+        let commit = try await query("COMMIT;", []).get()
+        guard commit.metadata.command == "COMMIT" else { throw TransactionRolledBack(command: commit.metadata.command) }
         return value
+    }
+}
+
+/// COMMIT answered something else (ROLLBACK): a statement inside the transaction failed unseen,
+/// and nothing of it was kept.
+public struct TransactionRolledBack: Error, CustomStringConvertible {
+    public let command: String
+
+    public var description: String {
+        "the transaction was rolled back at COMMIT (the server answered \(command)): a statement in it failed"
     }
 }
