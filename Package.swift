@@ -31,10 +31,7 @@ let package = Package(
         // segment rules, catalog files, queue shards, domain enums. No database or HTTP code.
         .target(
             name: "ProfileModel",
-            dependencies: [
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ],
+            dependencies: [.product(name: "Yams", package: "Yams")],
             path: "Shared/ProfileModel",
             swiftSettings: swiftSettings
         ),

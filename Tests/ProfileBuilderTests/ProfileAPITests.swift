@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import PostgresNIO
+@testable import EngineApp
 @testable import ProfileAPIApp
 import Testing
 
@@ -156,7 +157,7 @@ struct ProfileAPITests {
                        "messages": [["role": "user", "text": "Call me on +1 415 555 2671 or ann@acme.com"]]])
             let api = APIHarness(db: db)
             let dpo = try await api.key([.gdpr, .profilesRead])
-            try await api.run { client in
+            try await api.withErasureWorker { try await api.run { client in
                 let archive = try await client.call(.post, "/v1/gdpr/access", token: dpo, json: ["site": "acme", "email": "ann@acme.com"])
                 #expect(archive.status == .ok)
                 #expect((archive.json["identities"] as? [Any])?.count == 4)  // two devices, user id, email
@@ -167,7 +168,7 @@ struct ProfileAPITests {
                 #expect(receipt.status == .ok)
                 #expect((receipt.json["deleted"] as? [String: Any])?["events"] as? Int == 5)
                 #expect(try await client.call(.get, "/v1/profiles/lookup?site=acme&email=ann@acme.com", token: dpo).status == .notFound)
-            }
+            } }
             // No row in any table mentions Ann's ids, email or phone any more.
             for needle in ["ann@acme.com", "u-ann", "ann-laptop", "ann-phone", "4155552671", "415 555 2671"] {
                 let tables = try await db.client.query(
@@ -203,13 +204,45 @@ struct ProfileAPITests {
             try await Self.seed(db)
             let api = APIHarness(db: db)
             let dpo = try await api.key([.gdpr])
-            try await api.run { client in
+            try await api.withErasureWorker { try await api.run { client in
                 let answer = try await client.call(.post, "/v1/gdpr/anonymization", token: dpo, json: ["site": "acme", "email": "bob@globex.com"])
                 #expect(answer.status == .ok)
-            }
+            } }
             #expect(try await db.scalar("SELECT count(*)::int FROM visitor_profiles WHERE anonymized_at IS NOT NULL AND fields = '{}'", as: Int.self) == 1)
             #expect(try await db.scalar("SELECT count(*)::int FROM profile_identities WHERE value IN ('bob@globex.com', 'bob-phone')", as: Int.self) == 0)
             #expect(try await db.scalar("SELECT sum(page_views_count)::int FROM engagement_metrics", as: Int.self) == 3)
+        }
+    }
+
+    /// The API only asks; the engine's worker erases. Without a worker the request is answered
+    /// 202 with the request to poll, and nothing is deleted until the engine carries it out.
+    @Test func an_erasure_is_a_request_the_engine_carries_out() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db)
+            let api = APIHarness(db: db)
+            let dpo = try await api.key([.gdpr, .profilesRead])
+            try await api.run(environment: ["GDPR_WAIT_SECONDS": "0"]) { client in
+                let accepted = try await client.call(.post, "/v1/gdpr/erasure", token: dpo, json: ["site": "acme", "email": "bob@globex.com"])
+                #expect(accepted.status == .accepted)
+                let id = try #require(accepted.json["request_id"] as? Int)
+                #expect(accepted.headers[.location] == "/v1/gdpr/requests/\(id)")
+                let pending = try await client.call(.get, "/v1/gdpr/requests/\(id)", token: dpo)
+                #expect(pending.json["status"] as? String == "pending")
+                #expect(try await client.call(.get, "/v1/profiles/lookup?site=acme&email=bob@globex.com", token: dpo).status == .ok)
+
+                let worker = ErasureWorker(client: db.client, logger: TestDatabase.logger)
+                #expect(try await worker.runNext() == Int64(id))
+                #expect(try await worker.runNext() == nil)
+                let done = try await client.call(.get, "/v1/gdpr/requests/\(id)", token: dpo)
+                #expect(done.json["status"] as? String == "done")
+                #expect(((done.json["receipt"] as? [String: Any])?["deleted"] as? [String: Any])?["visitor_profiles"] as? Int == 1)
+                #expect(try await client.call(.get, "/v1/profiles/lookup?site=acme&email=bob@globex.com", token: dpo).status == .notFound)
+                #expect(try await client.call(.get, "/v1/gdpr/requests/999999", token: dpo).status == .notFound)
+            }
+            // The request is kept as proof, with the subject hashed by the one tombstone function.
+            #expect(try await db.scalar(
+                "SELECT count(*)::int FROM erasure_requests WHERE subject_kind = 'email' AND subject_hash = encode(sha256('email:bob@globex.com'::bytea), 'hex')",
+                as: Int.self) == 1)
         }
     }
 

@@ -30,8 +30,7 @@ struct EventStore: Sendable {
                 SELECT i.*,
                     EXISTS (SELECT 1 FROM opt_outs o WHERE o.site_id = i.site_id AND o.anonymous_id = i.anonymous_id) AS opted_out,
                     EXISTS (SELECT 1 FROM erasure_tombstones e WHERE e.site_id = i.site_id AND e.identity_hash IN (
-                        encode(sha256(convert_to('anonymous_id:' || i.anonymous_id, 'UTF8')), 'hex'),
-                        encode(sha256(convert_to('user_id:' || i.user_id, 'UTF8')), 'hex'))) AS erased
+                        erasure_tombstone_hash('anonymous_id', i.anonymous_id), erasure_tombstone_hash('user_id', i.user_id))) AS erased
                 FROM input i
             ), fresh AS (
                 INSERT INTO event_dedupe (site_id, message_id, event_id, received_at)
@@ -103,7 +102,7 @@ struct EventStore: Sendable {
 
     /// Named query `record_opt_out` / `remove_opt_out`: the visitor's choice persists across devices' retries.
     func setOptOut(siteID: Int64, anonymousID: String, optedOut: Bool, logger: Logger) async throws {
-        try await client.transaction(logger: logger) { connection in
+        _ = try await client.transaction(logger: logger) { connection in
             if optedOut {
                 try await connection.query(
                     "INSERT INTO opt_outs (site_id, anonymous_id) VALUES (\(siteID), \(anonymousID)) ON CONFLICT DO NOTHING",

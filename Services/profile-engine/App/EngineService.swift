@@ -42,8 +42,12 @@ public enum EngineService: ServiceEntry {
                                              days: config.analyticsRefreshDays, journeyIntervalSeconds: config.analyticsJourneyRefreshSeconds,
                                              logger: environment.logger)
         let remaps = CatalogRemapWorker(client: client, scoring: interestScoring, logger: environment.logger)
+        let erasureSignal = WakeSignal()
+        let erasureListener = NotificationListener(database: environment.common.database, channel: NotificationChannel.erasureRequested.rawValue,
+                                                   signal: erasureSignal, logger: environment.logger)
+        let erasures = ErasureWorker(client: client, signal: erasureSignal, logger: environment.logger)
         return environment.makeApplication(router: router, port: config.port, client: client,
-                                           services: [listener, maintenance, statistics, segments, analytics, remaps] + workers)
+                                           services: [listener, erasureListener, maintenance, statistics, segments, analytics, remaps, erasures] + workers)
     }
 
     public static func serve(_ environment: ServiceEnvironment) async throws {

@@ -4,8 +4,8 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
+@testable import EngineApp
 @testable import ProfileAPIApp
-import ProfileAPIApp
 import ServiceKit
 
 /// Runs the real profile API against a test database, with keys created through the real key store.
@@ -48,6 +48,19 @@ extension TestClientProtocol {
         }
         return try await execute(uri: path, method: method, headers: headers, body: buffer) { response in
             APIAnswer(status: response.status, headers: response.headers, body: Data(buffer: response.body))
+        }
+    }
+}
+
+extension APIHarness {
+    /// Runs `body` beside the engine's erasure worker, as a deployed engine would carry out the
+    /// API's erasure requests.
+    func withErasureWorker(_ body: @escaping @Sendable () async throws -> Void) async throws {
+        let worker = ErasureWorker(client: db.client, pollSeconds: 1, logger: TestDatabase.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await worker.run() }
+            try await body()
+            group.cancelAll()
         }
     }
 }

@@ -8,6 +8,8 @@ struct GDPRController: Sendable {
     let auth: Authenticator
     let profiles: ProfileRepository
     let privacy: PrivacyService
+    /// How long a request waits for the engine (`GDPR_WAIT_SECONDS`).
+    let waitSeconds: Double
 
     func addRoutes(to router: Router<ServiceRequestContext>) {
         router.post("/v1/gdpr/access") { request, context in
@@ -19,16 +21,23 @@ struct GDPRController: Sendable {
         router.post("/v1/gdpr/erasure") { request, context in
             let key = try await auth.require(.gdpr, request, logger: context.logger)
             let (id, kind, value) = try await subject(request, context: context)
-            guard let receipt = try await privacy.erase(profile: id, subjectKind: kind, subjectValue: value, key: key, requestID: context.requestID) else {
-                throw ProfilesController.notFound
-            }
-            return JSONResponse.make(receipt)
+            guard let requested = try await privacy.request(.erase, profile: id, subjectKind: kind, subjectValue: value, key: key,
+                                                            requestID: context.requestID) else { throw ProfilesController.notFound }
+            return try ErasureAnswer.response(try await privacy.outcome(of: requested, waiting: waitSeconds))
         }
         router.post("/v1/gdpr/anonymization") { request, context in
             let key = try await auth.require(.gdpr, request, logger: context.logger)
-            let (id, _, _) = try await subject(request, context: context)
-            guard let receipt = try await privacy.anonymize(profile: id, key: key, requestID: context.requestID) else { throw ProfilesController.notFound }
-            return JSONResponse.make(receipt)
+            let (id, kind, value) = try await subject(request, context: context)
+            guard let requested = try await privacy.request(.anonymize, profile: id, subjectKind: kind, subjectValue: value, key: key,
+                                                            requestID: context.requestID) else { throw ProfilesController.notFound }
+            return try ErasureAnswer.response(try await privacy.outcome(of: requested, waiting: waitSeconds))
+        }
+        router.get("/v1/gdpr/requests/:id") { request, context in
+            _ = try await auth.require(.gdpr, request, logger: context.logger)
+            guard let id = context.parameters.get("id").flatMap(Int64.init), let state = try await privacy.describe(request: id) else {
+                throw APIError(.notFound, code: "erasure_request_not_found", detail: "no erasure request with that id", field: "id")
+            }
+            return ProfilesController.json(state)
         }
     }
 

@@ -1,8 +1,6 @@
-import Crypto
 import Foundation
 import Logging
 import PostgresNIO
-import ProfileModel
 
 /// Everything that belongs to one person: their profile, the profiles merged into it, and every
 /// identity of those profiles. Erasure, anonymisation and access all start from this.
@@ -13,14 +11,6 @@ struct PersonData: Sendable {
     let anonymousIDs: [String]
     let userIDs: [String]
     let emails: [String]
-
-    var allIdentities: [(String, String)] {
-        anonymousIDs.map { ("anonymous_id", $0) } + userIDs.map { ("user_id", $0) } + emails.map { ("email", $0) }
-    }
-
-    static func hash(kind: String, value: String) -> String {
-        ErasureTombstone.hash(kind: kind, value: value)
-    }
 
     /// Named query `person_of_profile`; nil when the profile does not exist.
     static func load(profile id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> PersonData? {

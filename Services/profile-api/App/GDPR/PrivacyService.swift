@@ -4,115 +4,78 @@ import PostgresNIO
 import ProfileModel
 import ServiceKit
 
-/// The GDPR operations: access (one JSON archive of everything about a person), erasure
-/// (everything removed, in every table and every events partition, with a tombstone so late
-/// events do not rebuild the person) and anonymisation (aggregates kept, identifiers removed).
+/// The GDPR operations: access (one JSON archive of everything about a person), and requests
+/// for erasure (everything removed, in every table and every events partition, with a tombstone
+/// so late events do not rebuild the person) and anonymisation (aggregates kept, identifiers
+/// removed), which the engine carries out (`carry_out_erasure_request`, sql/0014).
 struct PrivacyService: Sendable {
+    enum Mode: String, Sendable {
+        case erase, anonymize
+
+        var auditAction: String { self == .erase ? "gdpr.erase" : "gdpr.anonymize" }
+    }
+
     let client: PostgresClient
     let logger: Logger
 
-    /// Named query group `erase_person`. Returns the receipt, or nil when the profile is unknown.
-    func erase(profile id: UUID, subjectKind: String, subjectValue: String, key: APIKey, requestID: String) async throws -> JSONValue? {
-        try await client.transaction(logger: logger) { tx -> JSONValue? in
-            guard let person = try await PersonData.load(profile: id, on: tx, logger: logger) else { return nil }
-            try await tx.query("SELECT id FROM visitor_profiles WHERE id = ANY(\(person.profileTree)) ORDER BY id FOR UPDATE", logger: logger)
-            var counts: [String: JSONValue] = [:]
-            func count(_ name: String, _ rows: PostgresRowSequence) async throws {
-                var n = 0
-                for try await _ in rows { n += 1 }
-                counts[name] = .number(Double(n))
-            }
-            // Tombstones first: hashes only, so nothing identifying survives the erasure.
-            let hashes = person.allIdentities.map { PersonData.hash(kind: $0.0, value: $0.1) }
-            try await tx.query(
+    /// How a request ended, or that it has not yet.
+    enum Outcome: Sendable {
+        case done(JSONValue)
+        case profileNotFound
+        case failed(String)
+        case pending(Int64)
+    }
+
+    /// Named command `request_erasure`: asks the engine to erase or anonymise the person of
+    /// `profile` (the engine owns the tables that hold them) and records the request in the
+    /// audit log in the same transaction. Returns the request's id.
+    func request(_ mode: Mode, profile id: UUID, subjectKind: String, subjectValue: String, key: APIKey, requestID: String) async throws -> Int64? {
+        try await client.transaction(logger: logger) { tx -> Int64? in
+            let rows = try await tx.query(
                 """
-                INSERT INTO erasure_tombstones (site_id, identity_hash)
-                SELECT \(person.siteID), h FROM unnest(\(hashes)::text[]) AS h ON CONFLICT DO NOTHING
-                """, logger: logger)
-            let ids = person.anonymousIDs + person.userIDs
-            // Raw events in every partition (the parent table reaches them all).
-            let deleted = try await tx.query(
-                """
-                DELETE FROM events
-                WHERE site_id = \(person.siteID)
-                  AND (anonymous_id = ANY(\(person.anonymousIDs)) OR user_id = ANY(\(person.userIDs))
-                       OR previous_id = ANY(\(ids)) OR lower(traits->>'email') = ANY(\(person.emails)))
+                INSERT INTO erasure_requests (site_id, mode, subject_kind, subject_hash, profile_id, requested_by, request_id)
+                SELECT site_id, \(mode.rawValue), \(subjectKind), erasure_tombstone_hash(\(subjectKind), \(subjectValue)), id, \(key.id), \(requestID)
+                FROM visitor_profiles WHERE id = \(id)
                 RETURNING id
                 """, logger: logger)
-            var eventIDs: [Int64] = []
-            for try await eventID in deleted.decode(Int64.self) { eventIDs.append(eventID) }
-            counts["events"] = .number(Double(eventIDs.count))
-            try await count("event_dedupe", try await tx.query(
-                "DELETE FROM event_dedupe WHERE site_id = \(person.siteID) AND event_id = ANY(\(eventIDs)) RETURNING 1", logger: logger))
-            try await count("event_queue", try await tx.query("DELETE FROM event_queue WHERE event_id = ANY(\(eventIDs)) RETURNING 1", logger: logger))
-            try await count("dead_letters", try await tx.query("DELETE FROM dead_letters WHERE event_id = ANY(\(eventIDs)) RETURNING 1", logger: logger))
-            try await count("profile_changes", try await tx.query(
-                "DELETE FROM profile_changes WHERE profile_id = ANY(\(person.profileTree)) RETURNING 1", logger: logger))
-            try await count("webhook_deliveries", try await tx.query(
-                "DELETE FROM webhook_deliveries WHERE profile_id = ANY(\(person.profileTree)) RETURNING 1", logger: logger))
-            try await count("consents", try await tx.query(
-                "DELETE FROM consents WHERE site_id = \(person.siteID) AND (profile_id = ANY(\(person.profileTree)) OR anonymous_id = ANY(\(person.anonymousIDs))) RETURNING 1",
-                logger: logger))
-            try await count("opt_outs", try await tx.query(
-                "DELETE FROM opt_outs WHERE site_id = \(person.siteID) AND anonymous_id = ANY(\(person.anonymousIDs)) RETURNING 1", logger: logger))
-            // Profiles go last; identities, sessions, page views, chat, interests and metrics cascade.
-            try await count("visitor_profiles", try await tx.query(
-                "DELETE FROM visitor_profiles WHERE id = ANY(\(person.profileTree)) RETURNING 1", logger: logger))
-            // Pending entries and exits of segments (sql/0012) name the profile; with its data gone
-            // they would add or take away nothing.
-            try await tx.query("DELETE FROM analytics_segment_changes WHERE profile_id = ANY(\(person.profileTree))", logger: logger)
-            let receipt = JSONValue.object([
-                "profile_id": .string(person.profileID.uuidString.lowercased()),
-                "identities_tombstoned": .number(Double(hashes.count)),
-                "deleted": .object(counts),
-                "erased_at": .string(Date().formatted(.iso8601)),
-            ])
-            let subjectHash = PersonData.hash(kind: subjectKind, value: subjectValue)
-            try await tx.query(
-                """
-                INSERT INTO erasure_requests (site_id, mode, subject_kind, subject_hash, profile_id, status, completed_at, receipt, requested_by, request_id)
-                VALUES (\(person.siteID), 'erase', \(subjectKind), \(subjectHash), \(person.profileID), 'done', now(), \(receipt.jsonText)::jsonb, \(key.id), \(requestID))
-                """, logger: logger)
-            // The change log keeps that an erasure happened (for webhooks), with no personal data.
-            try await tx.query(
-                "INSERT INTO profile_changes (site_id, profile_id, kind) VALUES (\(person.siteID), \(person.profileID), \(ChangeKind.erased.rawValue))", logger: logger)
-            try await AuditLog.record("gdpr.erase", target: person.profileID.uuidString.lowercased(), key: key, requestID: requestID,
-                                      details: ["deleted": .object(counts)], on: tx, logger: logger)
-            return receipt
+            var requested: Int64?
+            for try await request in rows.decode(Int64.self) { requested = request }
+            guard let requested else { return nil }
+            try await AuditLog.record(mode.auditAction, target: id.uuidString.lowercased(), key: key, requestID: requestID,
+                                      details: ["erasure_request": .number(Double(requested))], on: tx, logger: logger)
+            try await tx.query("SELECT pg_notify(\(NotificationChannel.erasureRequested.rawValue), '')", logger: logger)
+            return requested
         }
     }
 
-    /// Named query group `anonymize_person`: behaviour and aggregates stay for analytics; the
-    /// fields, identities, chat text and raw events that identify the person go.
-    func anonymize(profile id: UUID, key: APIKey, requestID: String) async throws -> JSONValue? {
-        try await client.transaction(logger: logger) { tx -> JSONValue? in
-            guard let person = try await PersonData.load(profile: id, on: tx, logger: logger) else { return nil }
-            let hashes = person.allIdentities.map { PersonData.hash(kind: $0.0, value: $0.1) }
-            try await tx.query(
-                "INSERT INTO erasure_tombstones (site_id, identity_hash) SELECT \(person.siteID), h FROM unnest(\(hashes)::text[]) AS h ON CONFLICT DO NOTHING",
-                logger: logger)
-            let ids = person.anonymousIDs + person.userIDs
-            try await tx.query(
-                """
-                DELETE FROM events WHERE site_id = \(person.siteID)
-                  AND (anonymous_id = ANY(\(person.anonymousIDs)) OR user_id = ANY(\(person.userIDs)) OR previous_id = ANY(\(ids))
-                       OR lower(traits->>'email') = ANY(\(person.emails)))
-                """, logger: logger)
-            try await tx.query("DELETE FROM profile_identities WHERE profile_id = ANY(\(person.profileTree))", logger: logger)
-            try await tx.query("DELETE FROM chat_messages WHERE profile_id = ANY(\(person.profileTree))", logger: logger)
-            try await tx.query("DELETE FROM field_rejections WHERE profile_id = ANY(\(person.profileTree))", logger: logger)
-            try await tx.query("UPDATE sessions SET anonymous_id = NULL, referrer = NULL WHERE profile_id = ANY(\(person.profileTree))", logger: logger)
-            try await tx.query("UPDATE page_views SET url = path, referrer = NULL, title = NULL WHERE profile_id = ANY(\(person.profileTree))", logger: logger)
-            try await tx.query("DELETE FROM webhook_deliveries WHERE profile_id = ANY(\(person.profileTree))", logger: logger)
-            try await tx.query(
-                """
-                UPDATE visitor_profiles SET fields = '{}', field_meta = '{}', anonymized_at = now(), version = version + 1, updated_at = now()
-                WHERE id = ANY(\(person.profileTree))
-                """, logger: logger)
-            try await tx.query("INSERT INTO profile_changes (site_id, profile_id, kind) VALUES (\(person.siteID), \(person.profileID), \(ChangeKind.anonymized.rawValue))", logger: logger)
-            try await AuditLog.record("gdpr.anonymize", target: person.profileID.uuidString.lowercased(), key: key, requestID: requestID, on: tx, logger: logger)
-            return ["profile_id": .string(person.profileID.uuidString.lowercased()), "anonymized_at": .string(Date().formatted(.iso8601))]
+    /// The request's outcome once the engine has carried it out, waiting at most `seconds`.
+    func outcome(of request: Int64, waiting seconds: Double) async throws -> Outcome {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while true {
+            let rows = try await client.query(
+                "SELECT status, receipt::text, error FROM erasure_requests WHERE id = \(request)", logger: logger)
+            for try await (status, receipt, error) in rows.decode((String, String?, String?).self) {
+                switch status {
+                case "done": return .done(JSONValue.parse(receipt ?? "null"))
+                case "failed": return error == "profile_not_found" ? .profileNotFound : .failed(error ?? "")
+                default: break
+                }
+            }
+            guard ContinuousClock.now < deadline else { return .pending(request) }
+            try await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// Named query `erasure_request`: a request's state, for `GET /v1/gdpr/requests/{id}`.
+    func describe(request: Int64) async throws -> String? {
+        let rows = try await client.query(
+            """
+            SELECT jsonb_build_object('id', id, 'mode', mode, 'status', status, 'profile_id', profile_id, 'requested_at', requested_at,
+                                      'completed_at', completed_at, 'receipt', receipt, 'error', error)::text
+            FROM erasure_requests WHERE id = \(request)
+            """, logger: logger)
+        for try await text in rows.decode(String.self) { return text }
+        return nil
     }
 
     /// Named query `person_archive`: right of access, one JSON document.

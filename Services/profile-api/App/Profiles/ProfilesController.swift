@@ -10,6 +10,8 @@ struct ProfilesController: Sendable {
     let auth: Authenticator
     let profiles: ProfileRepository
     let privacy: PrivacyService
+    /// How long an erasure waits for the engine (`GDPR_WAIT_SECONDS`).
+    let gdprWaitSeconds: Double
 
     static let identityKinds: Set<String> = ["anonymous_id", "user_id", "email"]
 
@@ -88,9 +90,9 @@ struct ProfilesController: Sendable {
         router.delete("/v1/profiles/:id") { request, context in
             let key = try await auth.require(.gdpr, request, logger: context.logger)
             let id = try Self.profileID(context)
-            guard let receipt = try await privacy.erase(profile: id, subjectKind: "profile_id", subjectValue: id.uuidString.lowercased(),
-                                                       key: key, requestID: context.requestID) else { throw Self.notFound }
-            return JSONResponse.make(receipt)
+            guard let requested = try await privacy.request(.erase, profile: id, subjectKind: "profile_id", subjectValue: id.uuidString.lowercased(),
+                                                            key: key, requestID: context.requestID) else { throw Self.notFound }
+            return try ErasureAnswer.response(try await privacy.outcome(of: requested, waiting: gdprWaitSeconds))
         }
     }
 

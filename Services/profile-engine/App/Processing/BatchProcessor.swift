@@ -102,16 +102,24 @@ struct BatchProcessor: Sendable {
 
     // MARK: - Erasure
 
-    /// Named query `erased_identities`: events of an erased visitor are dropped, not rebuilt.
+    /// Named query `erased_identities`: events of an erased visitor are dropped, not rebuilt. The
+    /// tombstones are matched through `erasure_tombstone_hash` (sql/0014), their one definition,
+    /// and on the event's own site only.
     private func erasedEvents(_ events: [StoredEvent], on tx: PostgresConnection) async throws -> Set<Int64> {
         let keysOfEvent = events.map { ($0, IdentityKey.keys(of: $0, registry: registry)) }
-        let hashes = Array(Set(keysOfEvent.flatMap { $0.1.map(\.tombstoneHash) }))
-        guard !hashes.isEmpty else { return [] }
-        let rows = try await tx.query("SELECT identity_hash FROM erasure_tombstones WHERE identity_hash = ANY(\(hashes))", logger: logger)
-        var erased = Set<String>()
-        for try await hash in rows.decode(String.self) { erased.insert(hash) }
+        let keys = Array(Set(keysOfEvent.flatMap(\.1)))
+        guard !keys.isEmpty else { return [] }
+        let rows = try await tx.query(
+            """
+            SELECT k.site, k.kind, k.value FROM unnest(\(keys.map(\.siteID)), \(keys.map(\.kind.rawValue)), \(keys.map(\.value))) AS k(site, kind, value)
+            WHERE EXISTS (SELECT 1 FROM erasure_tombstones t WHERE t.site_id = k.site AND t.identity_hash = erasure_tombstone_hash(k.kind, k.value))
+            """, logger: logger)
+        var erased = Set<IdentityKey>()
+        for try await (site, kind, value) in rows.decode((Int64, String, String).self) {
+            if let kind = IdentityKind(rawValue: kind) { erased.insert(IdentityKey(siteID: site, kind: kind, value: value)) }
+        }
         guard !erased.isEmpty else { return [] }
-        return Set(keysOfEvent.filter { $0.1.contains { erased.contains($0.tombstoneHash) } }.map { $0.0.id })
+        return Set(keysOfEvent.filter { $0.1.contains { erased.contains($0) } }.map { $0.0.id })
     }
 
     // MARK: - Profiles

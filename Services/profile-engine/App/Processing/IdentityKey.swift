@@ -10,11 +10,6 @@ struct IdentityKey: Hashable, Sendable {
     let kind: Kind
     let value: String
 
-    /// The erasure tombstone of this identity: SHA-256 of `kind:value`, so no PII is kept for it.
-    var tombstoneHash: String {
-        ErasureTombstone.hash(kind: kind.rawValue, value: value)
-    }
-
     /// The text hashed for this identity's creation lock (see `IdentityResolver`).
     var lockText: String { "\(siteID):\(kind.rawValue):\(value)" }
 
