@@ -74,6 +74,11 @@ let package = Package(
         // Interest and intent detection in chats and pages: pure code, used by the engine and the
         // evaluation and benchmark tools.
         .target(name: "InterestAnalysis", dependencies: ["ProfileModel"], path: "Shared/InterestAnalysis", swiftSettings: swiftSettings),
+        // OpenBLAS's C interface (Debian's libopenblas-dev), for the embedding model's matrix products.
+        .systemLibrary(name: "CBLAS", path: "Shared/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // The sentence-embedding model (all-MiniLM-L6-v2) run in-process: WordPiece tokenizer,
+        // BERT encoder, mean pooling. No network and no Python at run time.
+        .target(name: "TextEmbedding", dependencies: ["CBLAS"], path: "Shared/TextEmbedding", swiftSettings: swiftSettings),
         // The optional LLM chat analyser (an OpenAI-compatible chat-completions endpoint).
         .target(
             name: "LLMAnalysis",
@@ -120,6 +125,14 @@ let package = Package(
             name: "bench-interests",
             dependencies: ["ProfileModel", "InterestAnalysis"],
             path: "Benchmarks/InterestBench",
+            swiftSettings: swiftSettings
+        ),
+        // Unit tests of the embedding model against the reference's golden vectors (no database).
+        .testTarget(
+            name: "TextEmbeddingTests",
+            dependencies: ["TextEmbedding"],
+            path: "Tests/TextEmbeddingTests",
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
