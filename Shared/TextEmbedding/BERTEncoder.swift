@@ -38,6 +38,10 @@ struct BERTEncoder: Sendable {
 
     /// Copies the weights out of `weights`, checking every tensor's dtype and shape against `configuration`.
     init(configuration: BERTConfiguration, weights: SafetensorsFile) throws {
+        // Each call's products run on the calling thread. OpenBLAS's own thread pool deadlocked
+        // the test process when several threads called sgemm at once while others forked, and
+        // callers already run one embedding per thread.
+        openblas_set_num_threads(1)
         let h = configuration.hiddenSize
         let i = configuration.intermediateSize
         // BertModel checkpoints name tensors "embeddings.…"; BertForMaskedLM and friends "bert.embeddings.…".
