@@ -25,7 +25,7 @@ struct ProfileAPITests {
             let api = APIHarness(db: db)
             let reader = try await api.key([.profilesRead])
             let writer = try await api.key([.profilesRead, .profilesWrite])
-            try await api.run { client in
+            try await api.withEngineCommandWorkers { try await api.run { client in
                 // Lookup by each kind of identity resolves to the same profile.
                 let byEmail = try await client.call(.get, "/v1/profiles/lookup?site=acme&email=ANN@acme.com", token: reader)
                 #expect(byEmail.status == .ok)
@@ -78,9 +78,13 @@ struct ProfileAPITests {
                 let timeline = try await client.call(.get, "/v1/profiles/\(id)/timeline", token: reader)
                 #expect((timeline.json["events"] as? [Any])?.count == 2)
                 #expect((timeline.json["changes"] as? [Any])?.isEmpty == false)
-            }
+            } }
+            // Each accepted write request is audited; refusals the API answers itself (412 on a
+            // stale If-Match, 422) write no command. The clashing create reached the engine.
             #expect(try await db.scalar("SELECT count(*)::int FROM audit_log WHERE action = 'profile.update'", as: Int.self) == 1)
-            #expect(try await db.scalar("SELECT count(*)::int FROM audit_log WHERE action = 'profile.create' AND api_key_id IS NOT NULL", as: Int.self) == 1)
+            #expect(try await db.scalar("SELECT count(*)::int FROM audit_log WHERE action = 'profile.create' AND api_key_id IS NOT NULL", as: Int.self) == 2)
+            #expect(try await db.scalar("SELECT string_agg(kind || ':' || status || ':' || coalesce(error, '-'), ',' ORDER BY id) FROM profile_commands",
+                                        as: String.self) == "update:done:-,create:done:-,create:failed:identity_taken")
         }
     }
 
@@ -157,7 +161,7 @@ struct ProfileAPITests {
                        "messages": [["role": "user", "text": "Call me on +1 415 555 2671 or ann@acme.com"]]])
             let api = APIHarness(db: db)
             let dpo = try await api.key([.gdpr, .profilesRead])
-            try await api.withErasureWorker { try await api.run { client in
+            try await api.withEngineCommandWorkers { try await api.run { client in
                 let archive = try await client.call(.post, "/v1/gdpr/access", token: dpo, json: ["site": "acme", "email": "ann@acme.com"])
                 #expect(archive.status == .ok)
                 #expect((archive.json["identities"] as? [Any])?.count == 4)  // two devices, user id, email
@@ -204,7 +208,7 @@ struct ProfileAPITests {
             try await Self.seed(db)
             let api = APIHarness(db: db)
             let dpo = try await api.key([.gdpr])
-            try await api.withErasureWorker { try await api.run { client in
+            try await api.withEngineCommandWorkers { try await api.run { client in
                 let answer = try await client.call(.post, "/v1/gdpr/anonymization", token: dpo, json: ["site": "acme", "email": "bob@globex.com"])
                 #expect(answer.status == .ok)
             } }
@@ -216,6 +220,40 @@ struct ProfileAPITests {
 
     /// The API only asks; the engine's worker erases. Without a worker the request is answered
     /// 202 with the request to poll, and nothing is deleted until the engine carries it out.
+    @Test func an_erasure_that_keeps_failing_is_finished_after_its_attempts_and_does_not_block_the_next() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db)
+            let api = APIHarness(db: db)
+            let dpo = try await api.key([.gdpr, .profilesRead])
+            // A sweep that cannot succeed: deleting Bob's profile raises.
+            try await db.client.query(
+                """
+                CREATE FUNCTION pg_temp_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF OLD.fields->>'name' = 'Bob Stone' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN OLD; END $$
+                """, logger: TestDatabase.logger)
+            try await db.client.query("CREATE TRIGGER refuse BEFORE DELETE ON visitor_profiles FOR EACH ROW EXECUTE FUNCTION pg_temp_refuse()",
+                                      logger: TestDatabase.logger)
+            try await api.run(environment: ["GDPR_WAIT_SECONDS": "0"]) { client in
+                let bob = try await client.call(.post, "/v1/gdpr/erasure", token: dpo, json: ["site": "acme", "email": "bob@globex.com"])
+                let ann = try await client.call(.post, "/v1/gdpr/erasure", token: dpo, json: ["site": "acme", "email": "ann@acme.com"])
+                let bobID = try #require(bob.json["request_id"] as? Int)
+                let annID = try #require(ann.json["request_id"] as? Int)
+                let worker = ErasureWorker(client: db.client, logger: TestDatabase.logger)
+                for _ in 0..<CommandAttempts.maximum {
+                    await #expect(throws: (any Error).self) { try await worker.runNext() }
+                }
+                let failed = try await client.call(.get, "/v1/gdpr/requests/\(bobID)", token: dpo)
+                #expect(failed.json["status"] as? String == "failed")
+                #expect(failed.json["error"] as? String == "internal")
+                #expect(try await db.scalar("SELECT attempts FROM erasure_requests WHERE id = \(bobID)", as: Int32.self) == Int32(CommandAttempts.maximum))
+                // The request behind it is carried out; Bob's data is untouched (each try rolled back).
+                #expect(try await worker.runNext() == Int64(annID))
+                #expect(try await client.call(.get, "/v1/gdpr/requests/\(annID)", token: dpo).json["status"] as? String == "done")
+                #expect(try await client.call(.get, "/v1/profiles/lookup?site=acme&email=bob@globex.com", token: dpo).status == .ok)
+            }
+        }
+    }
+
     @Test func an_erasure_is_a_request_the_engine_carries_out() async throws {
         try await TestDatabase.with { db in
             try await Self.seed(db)
@@ -251,12 +289,25 @@ struct ProfileAPITests {
             try await APIHarness(db: db).run { client in
                 let answer = try await client.call(.get, "/openapi.json", token: nil)
                 #expect(answer.status == .ok)
-                let paths = try #require(answer.json["paths"] as? [String: Any])
-                for path in ["/v1/profiles", "/v1/profiles/{id}", "/v1/profiles/lookup", "/v1/profiles/{id}/timeline", "/v1/gdpr/access",
-                             "/v1/gdpr/erasure", "/v1/gdpr/anonymization", "/v1/api-keys", "/v1/api-keys/{prefix}", "/health", "/ready", "/metrics",
-                             "/v1/reports/{name}"] {
-                    #expect(paths[path] != nil, "\(path) is not documented")
+                let paths = try #require(answer.json["paths"] as? [String: [String: Any]])
+                let documented = Set(paths.flatMap { path, operations in
+                    operations.keys.filter { ["get", "post", "put", "patch", "delete"].contains($0) }.map { "\($0) \(path)" }
+                })
+                // The JSON API's routes as the controllers register them (the dashboard's HTML
+                // pages are not part of it); `:id` is OpenAPI's `{id}`.
+                var registered = Set<String>()
+                let route = /router\.(get|post|put|patch|delete)\("(\/v1\/[^"]*)"/
+                let sources = RepositoryPaths.root.appendingPathComponent("Services/profile-api")
+                for case let file as URL in FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)! where file.pathExtension == "swift" {
+                    for match in try String(contentsOf: file, encoding: .utf8).matches(of: route) {
+                        let path = String(match.2).replacing(/:(\w+)/) { "{\($0.1)}" }
+                        registered.insert("\(match.1) \(path)")
+                    }
                 }
+                #expect(registered.count > 30)  // the scan found the routes at all
+                #expect(registered.subtracting(documented).sorted() == [], "routes missing from docs/openapi.json")
+                #expect(documented.filter { $0.contains(" /v1/") }.subtracting(registered).sorted() == [], "documented operations no route serves")
+                for path in ["/health", "/ready", "/metrics"] { #expect(paths[path] != nil, "\(path) is not documented") }
                 #expect(answer.json["openapi"] as? String == "3.1.0")
             }
         }

@@ -79,7 +79,7 @@ struct WebhookTests {
                 let api = APIHarness(db: db)
                 let hooks = try await api.key([.webhooks])
                 let writer = try await api.key([.profilesWrite, .profilesRead])
-                try await ExportTests.runAPI(db, Self.fast) { client in
+                try await api.withEngineCommandWorkers { try await ExportTests.runAPI(db, Self.fast) { client in
                     let subscription = try await Self.subscribe(client, key: hooks, port: port, extra: ["event_kinds": ["created"], "site": "acme"])
                     let created = try await client.call(.post, "/v1/profiles", token: writer, json: ["site": "acme", "fields": ["name": "Eve"]])
                     #expect(created.status == .created)
@@ -90,7 +90,7 @@ struct WebhookTests {
                     #expect(delivery["last_status_code"] as? Int == 204)
                     #expect(delivery["event_kind"] as? String == "created")
                     #expect(delivery["profile_id"] as? String == created.json["id"] as? String)
-                }
+                } }
             }
             let requests = await receiver.received.all
             #expect(requests.count == 3)
@@ -185,7 +185,7 @@ struct WebhookTests {
                 let api = APIHarness(db: db)
                 let hooks = try await api.key([.webhooks])
                 let writer = try await api.key([.profilesWrite])
-                try await ExportTests.runAPI(db, Self.fast) { client in
+                try await api.withEngineCommandWorkers { try await ExportTests.runAPI(db, Self.fast) { client in
                     _ = try await Self.subscribe(client, key: hooks, port: port)
                     // A change whose transaction rolls back leaves no delivery behind.
                     do {
@@ -201,7 +201,7 @@ struct WebhookTests {
                     #expect(first.status == .created)
                     try await Self.waitFor(db, "SELECT count(*)::int FROM webhook_deliveries WHERE status = 'delivered'", equals: 1)
                     try await Task.sleep(for: .milliseconds(300))
-                }
+                } }
                 #expect(try await db.scalar("SELECT count(*)::int FROM webhook_deliveries", as: Int.self) == 1)
             }
             #expect(await receiver.received.all.count == 1)

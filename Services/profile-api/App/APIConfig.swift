@@ -27,6 +27,9 @@ public struct APIConfig: Sendable {
     /// How long a GDPR erasure or anonymisation request waits for the engine to carry it out
     /// before it answers 202 with the request to poll.
     public var gdprWaitSeconds: Double
+    /// How long a profile create or update waits for the engine to carry it out before it
+    /// answers 202 with the command to poll.
+    public var profileWriteWaitSeconds: Double
 
     public init(environment env: EnvironmentReader) throws {
         port = try env.port("API_PORT", default: 8081)
@@ -61,5 +64,6 @@ public struct APIConfig: Sendable {
         dashboardSignInFailures = try env.int("DASHBOARD_SIGNIN_FAILURES", default: 5, range: 1...1000)
         dashboardSignInFailureSeconds = try env.int("DASHBOARD_SIGNIN_FAILURE_SECONDS", default: 60, range: 1...86_400)
         gdprWaitSeconds = try env.double("GDPR_WAIT_SECONDS", default: 10, range: 0...120)
+        profileWriteWaitSeconds = try env.double("PROFILE_WRITE_WAIT_SECONDS", default: 10, range: 0...120)
     }
 }

@@ -16,9 +16,14 @@ public enum ProfileAPIService: ServiceEntry {
         let router = environment.makeRouter(client: client)
         let auth = Authenticator(keys: APIKeyStore(client: client, cacheSeconds: config.keyCacheSeconds), limiter: PerKeyRateLimiter())
         let profiles = ProfileRepository(client: client, registry: environment.fields, logger: environment.logger)
-        let privacy = PrivacyService(client: client, logger: environment.logger)
+        // Requests that wrote a command for the engine wait for it on `commands_finished`.
+        let completionSignal = WakeSignal()
+        let completion = CommandCompletion(signal: completionSignal)
+        let privacy = PrivacyService(client: client, completion: completion, logger: environment.logger)
+        let commands = ProfileCommands(client: client, completion: completion, logger: environment.logger)
         try OpenAPIController(path: config.openAPIFile).addRoutes(to: router)
-        ProfilesController(auth: auth, profiles: profiles, privacy: privacy, gdprWaitSeconds: config.gdprWaitSeconds).addRoutes(to: router)
+        ProfilesController(auth: auth, profiles: profiles, commands: commands, privacy: privacy, writeWaitSeconds: config.profileWriteWaitSeconds,
+                           gdprWaitSeconds: config.gdprWaitSeconds).addRoutes(to: router)
         GDPRController(auth: auth, profiles: profiles, privacy: privacy, waitSeconds: config.gdprWaitSeconds).addRoutes(to: router)
         APIKeysController(auth: auth, client: client).addRoutes(to: router)
         SegmentsController(auth: auth, client: client).addRoutes(to: router)
@@ -52,7 +57,8 @@ public enum ProfileAPIService: ServiceEntry {
         // Made after the last `try`: an HTTPClient must be shut down, which its service does.
         // First, so that it is shut down after the workers that use it.
         let outbound = OutboundHTTPClient(policy: outboundPolicy)
-        var services: [any Service] = [outbound]
+        var services: [any Service] = [outbound, CommandCompletion.listener(database: environment.common.database, signal: completionSignal,
+                                                                            logger: environment.logger)]
         if exportConfig.schedulerEnabled {
             services.append(ExportScheduler(store: exportJobs, exporter: exporter, catalog: catalog, registry: environment.fields,
                                             config: exportConfig, http: outbound, logger: environment.logger))

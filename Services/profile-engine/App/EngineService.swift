@@ -46,8 +46,13 @@ public enum EngineService: ServiceEntry {
         let erasureListener = NotificationListener(database: environment.common.database, channel: NotificationChannel.erasureRequested.rawValue,
                                                    signal: erasureSignal, logger: environment.logger)
         let erasures = ErasureWorker(client: client, signal: erasureSignal, logger: environment.logger)
+        let profileCommandSignal = WakeSignal()
+        let profileCommandListener = NotificationListener(database: environment.common.database, channel: NotificationChannel.profileCommanded.rawValue,
+                                                          signal: profileCommandSignal, logger: environment.logger)
+        let profileCommands = ProfileCommandWorker(client: client, signal: profileCommandSignal, logger: environment.logger)
         return environment.makeApplication(router: router, port: config.port, client: client,
-                                           services: [listener, erasureListener, maintenance, statistics, segments, analytics, remaps, erasures] + workers)
+                                           services: [listener, erasureListener, profileCommandListener, maintenance, statistics, segments, analytics,
+                                                      remaps, erasures, profileCommands] + workers)
     }
 
     public static func serve(_ environment: ServiceEnvironment) async throws {

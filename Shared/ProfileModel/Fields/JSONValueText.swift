@@ -32,6 +32,12 @@ extension JSONValue {
         }
     }
 
+    /// JSON text the database produced (a `jsonb` column read as text), which is valid JSON;
+    /// `.null` if it is not, as for a NULL column.
+    public init(databaseText text: String?) {
+        self = text.flatMap { try? Self.parse($0) } ?? .null
+    }
+
     /// Parses JSON text given as a string.
     public static func parse(_ text: String, maxDepth: Int = 512) throws -> JSONValue {
         try parse(Array(text.utf8), maxDepth: maxDepth)

@@ -53,12 +53,14 @@ extension TestClientProtocol {
 }
 
 extension APIHarness {
-    /// Runs `body` beside the engine's erasure worker, as a deployed engine would carry out the
-    /// API's erasure requests.
-    func withErasureWorker(_ body: @escaping @Sendable () async throws -> Void) async throws {
-        let worker = ErasureWorker(client: db.client, pollSeconds: 1, logger: TestDatabase.logger)
+    /// Runs `body` beside the engine's command workers (erasures, profile writes), as a deployed
+    /// engine would carry out the commands the API writes.
+    func withEngineCommandWorkers(_ body: @escaping @Sendable () async throws -> Void) async throws {
+        let erasures = ErasureWorker(client: db.client, pollSeconds: 1, logger: TestDatabase.logger)
+        let profileCommands = ProfileCommandWorker(client: db.client, pollSeconds: 1, logger: TestDatabase.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await worker.run() }
+            group.addTask { try await erasures.run() }
+            group.addTask { try await profileCommands.run() }
             try await body()
             group.cancelAll()
         }

@@ -25,7 +25,7 @@ struct DashboardData: Sendable {
 
     private func json(_ query: PostgresQuery) async throws -> JSONValue {
         for try await text in try await client.query(query, logger: logger).decode(String?.self) {
-            return (try? JSONDecoder().decode(JSONValue.self, from: Data((text ?? "null").utf8))) ?? .null
+            return JSONValue(databaseText: text)
         }
         return .null
     }

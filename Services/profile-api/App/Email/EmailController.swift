@@ -78,7 +78,7 @@ struct EmailController: Sendable {
               AND m.conversation_id = (SELECT id FROM conversations WHERE profile_id = \(profile) ORDER BY last_message_at DESC LIMIT 1)
             """, logger: context.logger)
         for try await text in rows.decode(String.self) {
-            return (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)))?.arrayValue ?? []
+            return JSONValue(databaseText: text).arrayValue ?? []
         }
         return []
     }

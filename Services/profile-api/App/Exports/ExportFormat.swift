@@ -32,7 +32,7 @@ enum ExportFormat: String, Sendable, CaseIterable {
     func row(document text: String, mapping: CRMMapping?, index: Int) -> String {
         let separator = self == .json && index > 0 ? "," : ""
         guard let mapping else { return separator + text + (self == .ndjson ? "\n" : "") }
-        let document = JSONValue.parse(text)
+        let document = JSONValue(databaseText: text)
         let values = mapping.columns.map { $0.value(in: document) }
         switch self {
         case .csv:
@@ -52,12 +52,5 @@ enum ExportFormat: String, Sendable, CaseIterable {
         if let first = text.first, first == "=" || first == "@" { text = "'" + text }
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-}
-
-extension JSONValue {
-    /// Parses JSON text the database produced; `.null` if it is not JSON.
-    static func parse(_ text: String) -> JSONValue {
-        (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .null
     }
 }

@@ -167,6 +167,6 @@ struct ExportJobStore: Sendable {
     }
 
     private static func strings(_ text: String) -> [String: String] {
-        (JSONValue.parse(text).objectValue ?? [:]).mapValues { CRMMapping.ValueFormat.plain($0) }
+        (JSONValue(databaseText: text).objectValue ?? [:]).mapValues { CRMMapping.ValueFormat.plain($0) }
     }
 }

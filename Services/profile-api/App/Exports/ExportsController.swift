@@ -48,7 +48,7 @@ struct ExportsController: Sendable {
             if let destination = job.destination { try await outbound.validate(destination, field: "destination") }
             let document = try await jobs.create(job, key: key, requestID: context.requestID)
             var response = Self.json(document, status: .created)
-            if let id = JSONValue.parse(document)["id"]?.intValue {
+            if let id = JSONValue(databaseText: document)["id"]?.intValue {
                 response.headers[.location] = "/v1/exports/jobs/\(id)"
             }
             return response

@@ -16,6 +16,7 @@ struct PrivacyService: Sendable {
     }
 
     let client: PostgresClient
+    let completion: CommandCompletion
     let logger: Logger
 
     /// How a request ended, or that it has not yet.
@@ -50,20 +51,21 @@ struct PrivacyService: Sendable {
 
     /// The request's outcome once the engine has carried it out, waiting at most `seconds`.
     func outcome(of request: Int64, waiting seconds: Double) async throws -> Outcome {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while true {
-            let rows = try await client.query(
-                "SELECT status, receipt::text, error FROM erasure_requests WHERE id = \(request)", logger: logger)
-            for try await (status, receipt, error) in rows.decode((String, String?, String?).self) {
-                switch status {
-                case "done": return .done(JSONValue.parse(receipt ?? "null"))
-                case "failed": return error == "profile_not_found" ? .profileNotFound : .failed(error ?? "")
-                default: break
-                }
+        try await completion.wait(upTo: seconds) { try await read(request) } ?? .pending(request)
+    }
+
+    /// The outcome, or nil while the request is pending.
+    private func read(_ request: Int64) async throws -> Outcome? {
+        let rows = try await client.query(
+            "SELECT status, receipt::text, error FROM erasure_requests WHERE id = \(request)", logger: logger)
+        for try await (status, receipt, error) in rows.decode((String, String?, String?).self) {
+            switch status {
+            case "done": return .done(JSONValue(databaseText: receipt))
+            case "failed": return error == "profile_not_found" ? .profileNotFound : .failed(error ?? "")
+            default: return nil
             }
-            guard ContinuousClock.now < deadline else { return .pending(request) }
-            try await Task.sleep(for: .milliseconds(50))
         }
+        return .failed("the request is gone")
     }
 
     /// Named query `erasure_request`: a request's state, for `GET /v1/gdpr/requests/{id}`.

@@ -4,7 +4,7 @@ import PostgresNIO
 import ProfileModel
 import ServiceKit
 
-/// Reads and writes profiles for the API. Every read resolves merges: a merged profile's id
+/// Reads profiles for the API (writes are `ProfileCommands` the engine carries out). Every read resolves merges: a merged profile's id
 /// answers with the profile it was merged into.
 struct ProfileRepository: Sendable {
     let client: PostgresClient
@@ -138,79 +138,20 @@ struct ProfileRepository: Sendable {
         return normalized
     }
 
-    /// Named query `update_profile_fields`: explicit API writes replace the value whatever its
-    /// earlier source (the operator said so) and record `api` provenance.
-    func update(_ id: UUID, fields: [String: JSONValue?], ifMatch: Int64?, key: APIKey, requestID: String) async throws -> Found? {
-        let updated: UUID? = try await client.transaction(logger: logger) { tx in
-            let rows = try await tx.query(
-                "SELECT id, version, site_id, fields::text, field_meta::text FROM visitor_profiles WHERE id = (SELECT coalesce(merged_into, id) FROM visitor_profiles WHERE id = \(id)) FOR UPDATE",
-                logger: logger)
-            var current: (UUID, Int64, Int64, String, String)?
-            for try await row in rows.decode((UUID, Int64, Int64, String, String).self) { current = row }
-            guard let (profileID, version, siteID, fieldsText, metaText) = current else { return nil }
-            if let ifMatch, ifMatch != version {
-                throw APIError(.preconditionFailed, code: "version_mismatch",
-                               detail: "the profile is at version \(version), not \(ifMatch); read it again and retry", field: "If-Match",
-                               headers: [.eTag: "\"\(version)\""])
-            }
-            var stored = decodeObject(fieldsText)
-            var meta = decodeObject(metaText)
-            let provenance: JSONValue = ["source": "api", "at": .string(Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))),
-                                         "event_id": 0, "api_key_id": .number(Double(key.id))]
-            for (name, value) in fields {
-                stored[name] = value ?? nil
-                meta[name] = value == nil ? nil : provenance
-            }
-            try await tx.query(
-                """
-                UPDATE visitor_profiles SET fields = \(JSONValue.object(stored).jsonText)::jsonb, field_meta = \(JSONValue.object(meta).jsonText)::jsonb,
-                       version = version + 1, updated_at = now()
-                WHERE id = \(profileID)
-                """, logger: logger)
-            let changed = JSONValue.object(["fields": .array(fields.keys.sorted().map(JSONValue.string)), "source": "api"])
-            try await tx.query(
-                "INSERT INTO profile_changes (site_id, profile_id, kind, changes) VALUES (\(siteID), \(profileID), \(ChangeKind.updated.rawValue), \(changed.jsonText)::jsonb)",
-                logger: logger)
-            try await tx.query("SELECT pg_notify(\(NotificationChannel.profileUpdated.rawValue), \(profileID.uuidString.lowercased()))", logger: logger)
-            try await AuditLog.record("profile.update", target: profileID.uuidString.lowercased(), key: key, requestID: requestID,
-                                      details: ["fields": .array(fields.keys.sorted().map(JSONValue.string))], on: tx, logger: logger)
-            return profileID
-        }
-        guard let updated else { return nil }
-        return try await get(updated)
+    /// Named query `profile_write_target`: the profile a write to `id` applies to (a merged
+    /// profile's survivor), with its site and version.
+    func writeTarget(_ id: UUID) async throws -> (profile: UUID, site: Int64, version: Int64)? {
+        let rows = try await client.query(
+            "SELECT id, site_id, version FROM visitor_profiles WHERE id = (SELECT coalesce(merged_into, id) FROM visitor_profiles WHERE id = \(id))",
+            logger: logger)
+        for try await (profile, site, version) in rows.decode((UUID, Int64, Int64).self) { return (profile, site, version) }
+        return nil
     }
 
-    /// Named query `create_profile`: a profile with fields and identities; an identity already
-    /// taken by another profile is a conflict (409), never a silent merge.
-    func create(site: String, fields: [String: JSONValue?], identities: [(String, String)], key: APIKey, requestID: String) async throws -> Found? {
-        let id = UUID()
-        let created: Bool = try await client.transaction(logger: logger) { tx in
-            var siteID: Int64?
-            for try await value in try await tx.query("SELECT id FROM sites WHERE slug = \(site)", logger: logger).decode(Int64.self) { siteID = value }
-            guard let siteID else { return false }
-            let clean = fields.compactMapValues { $0 }
-            let now = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
-            let meta = clean.mapValues { _ in JSONValue.object(["source": "api", "at": .string(now), "event_id": 0, "api_key_id": .number(Double(key.id))]) }
-            let stage = clean["email"] != nil || identities.contains { $0.0 == IdentityKind.userID.rawValue || $0.0 == IdentityKind.email.rawValue }
-                ? LeadStage.known.rawValue : LeadStage.anonymous.rawValue
-            try await tx.query(
-                """
-                INSERT INTO visitor_profiles (id, site_id, fields, field_meta, stage)
-                VALUES (\(id), \(siteID), \(JSONValue.object(clean).jsonText)::jsonb, \(JSONValue.object(meta).jsonText)::jsonb, \(stage))
-                """, logger: logger)
-            for (kind, value) in identities {
-                do {
-                    try await tx.query("INSERT INTO profile_identities (site_id, kind, value, profile_id) VALUES (\(siteID), \(kind), \(value), \(id))", logger: logger)
-                } catch where DatabaseFailure(error) == .duplicate {
-                    throw APIError(.conflict, code: "identity_taken", detail: "the \(kind) is already linked to another profile", field: "identities")
-                }
-            }
-            try await tx.query("INSERT INTO profile_changes (site_id, profile_id, kind, changes) VALUES (\(siteID), \(id), \(ChangeKind.created.rawValue), '{\"source\":\"api\"}')", logger: logger)
-            try await tx.query("SELECT pg_notify(\(NotificationChannel.profileUpdated.rawValue), \(id.uuidString.lowercased()))", logger: logger)
-            try await AuditLog.record("profile.create", target: id.uuidString.lowercased(), key: key, requestID: requestID, on: tx, logger: logger)
-            return true
-        }
-        return created ? try await get(id) : nil
+    /// Named query `site_by_slug`.
+    func siteID(slug: String) async throws -> Int64? {
+        for try await id in try await client.query("SELECT id FROM sites WHERE slug = \(slug)", logger: logger).decode(Int64.self) { return id }
+        return nil
     }
 
     /// Named query `profile_timeline`: the profile's events (by any of its identities), sessions and changes.
@@ -240,9 +181,5 @@ struct ProfileRepository: Sendable {
             """, logger: logger)
         for try await document in rows.decode(String.self) { return document }
         return nil
-    }
-
-    private func decodeObject(_ text: String) -> [String: JSONValue] {
-        (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)))?.objectValue ?? [:]
     }
 }

@@ -5,15 +5,19 @@ import NIOCore
 import ProfileModel
 import ServiceKit
 
-/// `/v1/profiles`: read, search, create, update and delete profiles.
+/// `/v1/profiles`: read, search, create, update and delete profiles. Creates and updates are
+/// commands the engine carries out (`ProfileCommands`); the request waits for the outcome.
 struct ProfilesController: Sendable {
     let auth: Authenticator
     let profiles: ProfileRepository
+    let commands: ProfileCommands
     let privacy: PrivacyService
+    /// How long a create or update waits for the engine (`PROFILE_WRITE_WAIT_SECONDS`).
+    let writeWaitSeconds: Double
     /// How long an erasure waits for the engine (`GDPR_WAIT_SECONDS`).
     let gdprWaitSeconds: Double
 
-    static let identityKinds: Set<String> = ["anonymous_id", "user_id", "email"]
+    static let identityKinds = Set(IdentityKind.allCases.map(\.rawValue))
 
     func addRoutes(to router: Router<ServiceRequestContext>) {
         router.get("/v1/profiles") { request, context in
@@ -57,19 +61,23 @@ struct ProfilesController: Sendable {
             let body = try await Self.body(request, context: context)
             guard let site = body["site"]?.stringValue else { throw APIError.badRequest("missing_field", "'site' (the site slug) is required", field: "site") }
             let fields = try profiles.validate(try Self.fields(body))
-            var identities: [(String, String)] = []
+            var identities: [(kind: IdentityKind, value: String)] = []
             for (index, item) in (body["identities"]?.arrayValue ?? []).enumerated() {
-                guard let kind = item["kind"]?.stringValue, Self.identityKinds.contains(kind), let value = item["value"]?.stringValue, !value.isEmpty else {
+                guard let kind = item["kind"]?.stringValue.flatMap(IdentityKind.init(rawValue:)), let value = item["value"]?.stringValue, !value.isEmpty else {
                     throw APIError(.unprocessableContent, code: "invalid_identity", detail: "identities[\(index)] needs kind (anonymous_id, user_id, email) and value", field: "identities[\(index)]")
                 }
-                identities.append((kind, kind == "email" ? value.trimmingCharacters(in: .whitespaces).lowercased() : value))
+                identities.append((kind, kind == .email ? value.trimmingCharacters(in: .whitespaces).lowercased() : value))
             }
-            guard let found = try await profiles.create(site: site, fields: fields, identities: identities, key: key, requestID: context.requestID) else {
+            guard let siteID = try await profiles.siteID(slug: site) else {
                 throw APIError(.unprocessableContent, code: "unknown_site", detail: "no site has the slug '\(site.prefix(60))'", field: "site")
             }
-            var response = Self.profileResponse(found)
-            response.status = .created
-            response.headers[.location] = "/v1/profiles/\(found.id.uuidString.lowercased())"
+            let id = UUID()
+            let command = try await commands.create(site: siteID, profile: id, fields: fields, identities: identities, key: key, requestID: context.requestID)
+            var response = try await answer(try await commands.outcome(of: command, profile: id, waiting: writeWaitSeconds))
+            if response.status == .ok {
+                response.status = .created
+                response.headers[.location] = "/v1/profiles/\(id.uuidString.lowercased())"
+            }
             return response
         }
         router.patch("/v1/profiles/:id") { request, context in
@@ -84,8 +92,22 @@ struct ProfilesController: Sendable {
             }
             let fields = try profiles.validate(try Self.fields(try await Self.body(request, context: context)))
             guard !fields.isEmpty else { throw APIError.badRequest("missing_field", "'fields' must name at least one field", field: "fields") }
-            guard let found = try await profiles.update(id, fields: fields, ifMatch: ifMatch, key: key, requestID: context.requestID) else { throw Self.notFound }
-            return Self.profileResponse(found)
+            // Answer what can be answered now without the engine; it checks both again.
+            guard let target = try await profiles.writeTarget(id) else { throw Self.notFound }
+            if let ifMatch, ifMatch != target.version { throw Self.versionMismatch(current: target.version, ifMatch: ifMatch) }
+            let command = try await commands.update(site: target.site, profile: target.profile, fields: fields, expectedVersion: ifMatch,
+                                                    key: key, requestID: context.requestID)
+            return try await answer(try await commands.outcome(of: command, profile: target.profile, waiting: writeWaitSeconds), ifMatch: ifMatch)
+        }
+        router.get("/v1/profile-commands/:id") { request, context in
+            _ = try await auth.require(.profilesWrite, request, logger: context.logger)
+            guard let text = context.parameters.get("id"), let command = Int64(text) else {
+                throw APIError.badRequest("invalid_parameter", "the command id must be an integer", field: "id")
+            }
+            guard let document = try await commands.describe(command) else {
+                throw APIError(.notFound, code: "command_not_found", detail: "no profile command with that id")
+            }
+            return Self.json(document)
         }
         router.delete("/v1/profiles/:id") { request, context in
             let key = try await auth.require(.gdpr, request, logger: context.logger)
@@ -94,6 +116,34 @@ struct ProfilesController: Sendable {
                                                             key: key, requestID: context.requestID) else { throw Self.notFound }
             return try ErasureAnswer.response(try await privacy.outcome(of: requested, waiting: gdprWaitSeconds))
         }
+    }
+
+    /// The answer to a profile write, from the engine's outcome of its command.
+    private func answer(_ outcome: ProfileCommands.Outcome, ifMatch: Int64? = nil) async throws -> Response {
+        switch outcome {
+        case .done(let profile):
+            return Self.profileResponse(try await get(profile))
+        case .profileNotFound:
+            throw Self.notFound
+        case .versionMismatch(let current):
+            throw Self.versionMismatch(current: current, ifMatch: ifMatch ?? 0)
+        case .identityTaken(let kind):
+            throw APIError(.conflict, code: "identity_taken", detail: "the \(kind) is already linked to another profile", field: "identities")
+        case .failed(let error):
+            throw APIError(.internalServerError, code: "profile_write_failed", detail: "the engine could not carry out the write (\(error))")
+        case .pending(let command, let profile):
+            let status = "/v1/profile-commands/\(command)"
+            let body: JSONValue = ["command_id": .number(Double(command)), "profile_id": .string(profile.uuidString.lowercased()),
+                                   "status": "pending", "status_url": .string(status)]
+            return Response(status: .accepted, headers: [.contentType: "application/json", .location: status],
+                            body: .init(byteBuffer: ByteBuffer(string: body.jsonText)))
+        }
+    }
+
+    static func versionMismatch(current: Int64, ifMatch: Int64) -> APIError {
+        APIError(.preconditionFailed, code: "version_mismatch",
+                 detail: "the profile is at version \(current), not \(ifMatch); read it again and retry", field: "If-Match",
+                 headers: [.eTag: "\"\(current)\""])
     }
 
     private func get(_ id: UUID) async throws -> ProfileRepository.Found {

@@ -80,7 +80,7 @@ struct Reports: Sendable {
     func json(_ sql: String, _ binds: PostgresBindings) async throws -> JSONValue {
         let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
         for try await text in rows.decode(String?.self) {
-            return (try? JSONDecoder().decode(JSONValue.self, from: Data((text ?? "null").utf8))) ?? .null
+            return JSONValue(databaseText: text)
         }
         return .null
     }

@@ -26,7 +26,7 @@ struct WebhooksController: Sendable {
             guard let document = try await store.create(new, key: key, requestID: context.requestID) else {
                 throw APIError(.unprocessableContent, code: "unknown_site", detail: "no site has the slug '\(new.site?.prefix(60) ?? "")'", field: "site")
             }
-            var object = JSONValue.parse(document).objectValue ?? [:]
+            var object = JSONValue(databaseText: document).objectValue ?? [:]
             object["secret"] = .string(new.secret)
             var response = JSONResponse.make(.object(object), status: .created)
             response.headers[.cacheControl] = "no-store"
@@ -53,7 +53,7 @@ struct WebhooksController: Sendable {
             case .unknownSite:
                 throw APIError(.unprocessableContent, code: "unknown_site", detail: "no site has the slug '\(changes.site??.prefix(60) ?? "")'", field: "site")
             case .updated(let document):
-                var object = JSONValue.parse(document).objectValue ?? [:]
+                var object = JSONValue(databaseText: document).objectValue ?? [:]
                 // A new secret is shown in this answer only, as at creation.
                 if let secret = changes.secret { object["secret"] = .string(secret) }
                 var response = JSONResponse.make(.object(object))

@@ -10,9 +10,6 @@ import ServiceLifecycle
 /// one, re-maps its targets and finishes the row in one transaction, so a re-map takes effect
 /// exactly once even when an engine dies in the middle. Safe to run in every engine process.
 final class CatalogRemapWorker: Service, Sendable {
-    /// A command that failed this often is finished with its last error instead of tried again.
-    static let maximumAttempts = 5
-
     private let client: PostgresClient
     private let remapper: CatalogRemapper
     private let intervalSeconds: Int
@@ -65,7 +62,7 @@ final class CatalogRemapWorker: Service, Sendable {
             try await client.query(
                 """
                 UPDATE catalog_remaps SET attempts = attempts + 1, last_error = \(message),
-                    finished_at = CASE WHEN attempts + 1 >= \(Int32(Self.maximumAttempts)) THEN now() END
+                    finished_at = CASE WHEN attempts + 1 >= \(Int32(CommandAttempts.maximum)) THEN now() END
                 WHERE id = \(claimed)
                 """, logger: logger)
             throw error

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ProfileModel
 import ServiceKit
 import ServiceLifecycle
 
@@ -24,31 +25,46 @@ final class ErasureWorker: Service, Sendable {
     }
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                while try await runNext() != nil {}
-            } catch {
-                logger.warning("erasure request failed", metadata: ["error": "\(describeDatabaseError(error))"])
-            }
-            await cancelWhenGracefulShutdown { await self.signal.wait(upTo: .seconds(self.pollSeconds)) }
+        await repeatUntilShutdown(every: pollSeconds, wake: signal, logger: logger, failure: "erasure request failed") {
+            while try await runNext() != nil {}
         }
     }
 
     /// Carries out the oldest pending request, if any; returns its id.
     @discardableResult
     func runNext() async throws -> Int64? {
-        try await client.transaction(logger: logger) { tx -> Int64? in
-            let rows = try await tx.query(
-                "SELECT id FROM erasure_requests WHERE status = 'pending' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", logger: logger)
-            var claimed: Int64?
-            for try await id in rows.decode(Int64.self) { claimed = id }
-            guard let claimed else { return nil }
-            // Read the answer: an error raised inside the function arrives with the rows, and an
-            // unread one would let the transaction end in a silent rollback.
-            let receipt = try await tx.query("SELECT carry_out_erasure_request(\(claimed))::text", logger: logger)
-            for try await _ in receipt.decode(String?.self) {}
-            logger.info("erasure request carried out", metadata: ["erasure_request": "\(claimed)"])
-            return claimed
+        var claimed: Int64?
+        do {
+            return try await client.transaction(logger: logger) { tx -> Int64? in
+                let rows = try await tx.query(
+                    "SELECT id FROM erasure_requests WHERE status = 'pending' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", logger: logger)
+                for try await id in rows.decode(Int64.self) { claimed = id }
+                guard let claimed else { return nil }
+                // Read the answer: an error raised inside the function arrives with the rows, and an
+                // unread one would let the transaction end in a silent rollback.
+                let receipt = try await tx.query("SELECT carry_out_erasure_request(\(claimed))::text", logger: logger)
+                for try await _ in receipt.decode(String?.self) {}
+                try await tx.query("SELECT pg_notify(\(NotificationChannel.commandsFinished.rawValue), \("erasure_requests:\(claimed)"))", logger: logger)
+                logger.info("erasure request carried out", metadata: ["erasure_request": "\(claimed)"])
+                return claimed
+            }
+        } catch {
+            guard let claimed else { throw error }
+            // The sweep rolled back; count the failure, and finish the request once it has failed
+            // too often, so it no longer holds up the requests behind it.
+            let message = describeDatabaseError(error)
+            try await client.transaction(logger: logger) { tx in
+                try await tx.query(
+                    """
+                    UPDATE erasure_requests SET attempts = attempts + 1, last_error = \(message),
+                        status = CASE WHEN attempts + 1 >= \(Int32(CommandAttempts.maximum)) THEN 'failed' ELSE status END,
+                        error = CASE WHEN attempts + 1 >= \(Int32(CommandAttempts.maximum)) THEN 'internal' END,
+                        completed_at = CASE WHEN attempts + 1 >= \(Int32(CommandAttempts.maximum)) THEN now() END
+                    WHERE id = \(claimed)
+                    """, logger: logger)
+                try await tx.query("SELECT pg_notify(\(NotificationChannel.commandsFinished.rawValue), \("erasure_requests:\(claimed)"))", logger: logger)
+            }
+            throw error
         }
     }
 }
