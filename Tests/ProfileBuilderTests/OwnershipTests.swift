@@ -10,33 +10,23 @@ import Testing
         var owner: [String: String] = [:]
         /// table → services that may only insert (command and inbox tables).
         var inserters: [String: Set<String>] = [:]
-        /// service → tables it still writes across an owner.
-        var transitional: [String: Set<String>] = [:]
         var listedTwice: [String] = []
     }
 
-    /// The rows of the page's two tables: `| table | owner | inserted by |` and
-    /// `| service | table | what |`, told apart by their section.
+    /// The rows of the page's table `| table | owner | inserted by |`.
     static func owners() throws -> Owners {
         let text = try String(contentsOf: RepositoryPaths.root.appendingPathComponent("docs/TABLE_OWNERS.md"), encoding: .utf8)
         var owners = Owners()
         var section = ""
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix("## ") { section = String(line.dropFirst(3)); continue }
-            guard line.hasPrefix("| `") || (section == "Transitional writers" && line.hasPrefix("| ") && line.contains("| `")) else { continue }
+            guard section == "Owners", line.hasPrefix("| `") else { continue }
             let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast()
                 .map { $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "`")) }
-            switch section {
-            case "Owners":
-                let table = cells[0]
-                if owners.owner[table] != nil { owners.listedTwice.append(table) }
-                owners.owner[table] = cells[1]
-                owners.inserters[table] = Set(cells[2].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
-            case "Transitional writers":
-                owners.transitional[cells[0], default: []].insert(cells[1])
-            default:
-                continue
-            }
+            let table = cells[0]
+            if owners.owner[table] != nil { owners.listedTwice.append(table) }
+            owners.owner[table] = cells[1]
+            owners.inserters[table] = Set(cells[2].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         }
         return owners
     }
@@ -92,7 +82,6 @@ import Testing
                 guard let owner = owners.owner[write.table] else { continue }  // a CTE or an alias, not a table
                 let allowed = owner == service
                     || (write.verb == "INSERT" && owners.inserters[write.table, default: []].contains(service))
-                    || owners.transitional[service, default: []].contains(write.table)
                 if !allowed { violations.append("\(service) \(write.verb) \(write.table) in \(write.file) (owner: \(owner))") }
             }
         }

@@ -1,4 +1,5 @@
 @testable import EngineApp
+@testable import ProfileAPIApp
 import Foundation
 import PostgresNIO
 import ProfileModel
@@ -29,6 +30,23 @@ struct SegmentTests {
 
     static func page(_ visitor: String, _ path: String, _ minutesAgo: Double) -> [String: Any] {
         ["type": "page", "anonymousId": visitor, "timestamp": recent(minutesAgo), "properties": ["url": "https://acme.com\(path)", "path": path]]
+    }
+
+    @Test func the_profile_api_syncs_the_built_in_segments_when_it_starts() async throws {
+        try await TestDatabase.with { db in
+            // An older definition of one built-in: the sync updates it in place.
+            try await db.client.query(
+                """
+                INSERT INTO segments (site_id, slug, name, description, definition, builtin)
+                VALUES (NULL, 'bouncer', 'Old name', '', '{"stage": ["sql"]}', true)
+                """, logger: TestDatabase.logger)
+            try await APIHarness(db: db).run { _ in
+                // config/segments.yaml lists five.
+                try await WebhookTests.waitFor(db, "SELECT count(*)::int FROM segments WHERE builtin AND site_id IS NULL AND name <> 'Old name'", equals: 5)
+            }
+            #expect(try await db.scalar("SELECT name FROM segments WHERE slug = 'bouncer'", as: String.self) == "Bouncer")
+            #expect(try await db.scalar("SELECT count(*)::int FROM segments", as: Int.self) == 5)
+        }
     }
 
     @Test func test_visitor_segmentation() async throws {

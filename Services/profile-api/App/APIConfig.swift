@@ -30,6 +30,8 @@ public struct APIConfig: Sendable {
     /// How long a profile create or update waits for the engine to carry it out before it
     /// answers 202 with the command to poll.
     public var profileWriteWaitSeconds: Double
+    /// The built-in behavioural segments, synced into `segments` at start.
+    public var segmentsFile: String
 
     public init(environment env: EnvironmentReader) throws {
         port = try env.port("API_PORT", default: 8081)
@@ -65,5 +67,6 @@ public struct APIConfig: Sendable {
         dashboardSignInFailureSeconds = try env.int("DASHBOARD_SIGNIN_FAILURE_SECONDS", default: 60, range: 1...86_400)
         gdprWaitSeconds = try env.double("GDPR_WAIT_SECONDS", default: 10, range: 0...120)
         profileWriteWaitSeconds = try env.double("PROFILE_WRITE_WAIT_SECONDS", default: 10, range: 0...120)
+        segmentsFile = env.string("SEGMENTS_FILE", default: "config/segments.yaml")
     }
 }

@@ -54,11 +54,14 @@ public enum ProfileAPIService: ServiceEntry {
         let webhooks = WebhookStore(client: client, logger: environment.logger)
         WebhooksController(auth: auth, store: webhooks, outbound: outboundPolicy).addRoutes(to: router)
 
+        let builtinSegments = try BuiltinSegments.load(path: config.segmentsFile)
+
         // Made after the last `try`: an HTTPClient must be shut down, which its service does.
         // First, so that it is shut down after the workers that use it.
         let outbound = OutboundHTTPClient(policy: outboundPolicy)
         var services: [any Service] = [outbound, CommandCompletion.listener(database: environment.common.database, signal: completionSignal,
-                                                                            logger: environment.logger)]
+                                                                            logger: environment.logger),
+                                       BuiltinSegmentSync(builtins: builtinSegments, client: client, logger: environment.logger)]
         if exportConfig.schedulerEnabled {
             services.append(ExportScheduler(store: exportJobs, exporter: exporter, catalog: catalog, registry: environment.fields,
                                             config: exportConfig, http: outbound, logger: environment.logger))

@@ -30,8 +30,6 @@ public struct EngineConfig: Sendable {
     public var sessionTimeoutMinutes: Int
     /// The lead scoring rules and qualification stages.
     public var scoringFile: String
-    /// The built-in behavioural segments.
-    public var segmentsFile: String
     /// IANA time zones whose local days the analytics rollups are kept in (others are computed live).
     public var analyticsTimeZones: [String]
     /// How often the rollups of recent days are recomputed, and how many days back that reaches.
@@ -53,7 +51,6 @@ public struct EngineConfig: Sendable {
         synchronousCommit = try env.bool("ENGINE_SYNCHRONOUS_COMMIT", default: false)
         sessionTimeoutMinutes = try env.int("SESSION_TIMEOUT_MINUTES", default: 30, range: 1...1440)
         scoringFile = env.string("LEAD_SCORING_FILE", default: "config/lead_scoring.yaml")
-        segmentsFile = env.string("SEGMENTS_FILE", default: "config/segments.yaml")
         let zones = env.list("ANALYTICS_TIME_ZONES")
         analyticsTimeZones = zones.isEmpty ? ["UTC"] : zones
         for zone in analyticsTimeZones where TimeZone(identifier: zone) == nil {

@@ -35,7 +35,7 @@ public enum EngineService: ServiceEntry {
                                             logger: environment.logger)
         let maintenance = PartitionMaintenance(client: client, logger: environment.logger)
         let statistics = GrowingTableStatistics(client: client, logger: environment.logger)
-        let segments = SegmentMaintenance(client: client, builtins: try BuiltinSegments.load(path: config.segmentsFile), processor: processor,
+        let segments = SegmentMaintenance(client: client, processor: processor,
                                           logger: environment.logger)
         let analytics = AnalyticsMaintenance(rollups: AnalyticsRollups(client: client, logger: environment.logger),
                                              timeZones: config.analyticsTimeZones, intervalSeconds: config.analyticsRefreshSeconds,
@@ -77,21 +77,18 @@ struct ReplayCommand: AsyncParsableCommand {
     }
 }
 
-/// `profile-engine segments reevaluate`: syncs the built-in segments and re-evaluates every profile.
+/// `profile-engine segments reevaluate`: re-evaluates every profile's segments.
 struct SegmentsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "segments", abstract: "Segment administration.",
                                                     subcommands: [Reevaluate.self])
 
     struct Reevaluate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Sync built-in segments and re-evaluate every profile.")
+        static let configuration = CommandConfiguration(abstract: "Re-evaluate every profile's segments (after a definition changed, say).")
 
         func run() async throws {
             let environment = try bootstrappedEnvironment(service: EngineService.name)
-            let config = try EngineConfig(environment: environment.reader)
-            let builtins = try BuiltinSegments.load(path: config.segmentsFile)
             let count = try await withDatabase(environment) { client in
-                try await builtins.sync(client, logger: environment.logger)
-                return try await SegmentEvaluator(logger: environment.logger).reevaluateAll(client)
+                try await SegmentEvaluator(logger: environment.logger).reevaluateAll(client)
             }
             print("profile-engine segments reevaluate: evaluated \(count) profiles")
         }

@@ -3,30 +3,23 @@ import PostgresNIO
 import ServiceKit
 import ServiceLifecycle
 
-/// Syncs the built-in segments at start, then hourly rescores every profile (scores decay with
-/// time) and re-evaluates its segments, so that decayed scores and time-window conditions
-/// (inactive for N days, within N days) stay true to the clock.
+/// Hourly rescores every profile (scores decay with time) and re-evaluates its segments, so that
+/// decayed scores and time-window conditions (inactive for N days, within N days) stay true to
+/// the clock. (The built-in segments are the API's: it syncs them into `segments` at start.)
 final class SegmentMaintenance: Service, Sendable {
     private let client: PostgresClient
-    private let builtins: BuiltinSegments
     private let processor: BatchProcessor
     private let logger: Logger
 
-    init(client: PostgresClient, builtins: BuiltinSegments, processor: BatchProcessor, logger: Logger) {
+    init(client: PostgresClient, processor: BatchProcessor, logger: Logger) {
         self.client = client
-        self.builtins = builtins
         self.processor = processor
         self.logger = logger
     }
 
     func run() async throws {
-        var synced = false
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                if !synced {
-                    try await builtins.sync(client, logger: logger)
-                    synced = true
-                }
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
                 let scores = try await processor.rescoreAll(client)
                 let evaluated = try await SegmentEvaluator(logger: logger).reevaluateAll(client)

@@ -3,9 +3,11 @@ import Logging
 import PostgresNIO
 import ProfileModel
 import ServiceKit
+import ServiceLifecycle
 import Yams
 
-/// The built-in segments of `config/segments.yaml`, checked at start and synced into `segments`.
+/// The built-in segments of `config/segments.yaml` (`SEGMENTS_FILE`), checked when the API starts
+/// and synced into `segments`, which the API owns; the engine evaluates every segment it finds there.
 struct BuiltinSegments: Sendable {
     struct Definition: Sendable {
         let slug: String
@@ -51,3 +53,26 @@ struct BuiltinSegments: Sendable {
         }
     }
 }
+
+/// Syncs the built-in segments once the API runs (trying again every 10 s while the database
+/// refuses), then waits for shutdown: a service that returned would stop the API.
+struct BuiltinSegmentSync: Service {
+    let builtins: BuiltinSegments
+    let client: PostgresClient
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await builtins.sync(client, logger: logger)
+                logger.info("built-in segments synced", metadata: ["segments": "\(builtins.segments.count)"])
+                break
+            } catch {
+                logger.warning("built-in segments not synced; trying again", metadata: ["error": "\(describeDatabaseError(error))"])
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(10)) }
+            }
+        }
+        try? await gracefulShutdown()
+    }
+}
+
