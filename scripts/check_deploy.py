@@ -188,7 +188,16 @@ def check_compose(c: Checks) -> dict:
             problems.append(f"{name}: DATABASE_URL {url!r} is not postgres://user:password@postgres:5432/db")
         if env.get("BIND_HOST") != "0.0.0.0":
             problems.append(f"{name}: BIND_HOST is {env.get('BIND_HOST')!r}, expected 0.0.0.0")
-    c.check("Swift services: DATABASE_URL points at postgres, BIND_HOST=0.0.0.0", problems)
+        # Each service connects as its own role (sql/0016); migrate as the owner, setting the roles' passwords.
+        role = {"collector": "pb_collector", "profile-engine": "pb_engine", "profile-api": "pb_api"}.get(
+            "collector" if name.startswith("collector") else name)
+        user = re.sub(r"^postgres(ql)?://([^:@]+).*$", r"\2", url)
+        if role and user != role:
+            problems.append(f"{name}: connects as {user!r}, not its own role {role}")
+        if name == "migrate":
+            problems += [f"migrate: lacks {v}" for v in ("PB_COLLECTOR_PASSWORD", "PB_ENGINE_PASSWORD", "PB_API_PASSWORD",
+                                                          "PB_ANALYST_PASSWORD") if v not in env]
+    c.check("Swift services: DATABASE_URL points at postgres as the service's own role, BIND_HOST=0.0.0.0", problems)
 
     # migrate
     mig = services.get("migrate") or {}

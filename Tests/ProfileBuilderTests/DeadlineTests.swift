@@ -20,15 +20,15 @@ struct DeadlineTests {
     /// What postgres-nio does with a query written to a closed connection: a wait that ignores
     /// cancellation and never ends. The caller must still get its answer at the deadline.
     @Test func a_call_that_never_answers_and_ignores_cancellation_is_abandoned_at_the_deadline() async {
+        // The call never answers unless the test resumes it below: getting TimeoutError at all
+        // proves the deadline abandoned it.
         let parked = Parked()
-        let started = ContinuousClock.now
         await #expect(throws: TimeoutError.self) {
             try await withDeadline(seconds: 0.2) { () async throws -> Int in
                 await withCheckedContinuation { continuation in parked.continuation.withLock { $0 = continuation } }
                 return 1
             }
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
         parked.continuation.withLock { $0?.resume() }  // let the abandoned call end with the test
     }
 

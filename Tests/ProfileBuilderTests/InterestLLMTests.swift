@@ -85,10 +85,9 @@ import Testing
                 let analysis = await analyze("\(base)/\(path)")
                 #expect(analysis == offline, "\(path)")
             }
-            let start = ContinuousClock.now
+            // /slow answers a valid analysis after 3 s: only the timeout makes the answer the offline one.
             let slow = await analyze("\(base)/slow", timeout: .milliseconds(300))
             #expect(slow == offline)
-            #expect(ContinuousClock.now - start < .seconds(2))
             // Nobody listening: a connection error falls back too.
             #expect(await analyze("http://127.0.0.1:9/none", timeout: .milliseconds(500)) == offline)
         }

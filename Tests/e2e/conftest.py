@@ -88,16 +88,24 @@ def service_env(db_url, **extra):
     return env
 
 
+def as_role(db_url, role):
+    """`db_url` with the user replaced by `role` and no password (the test server trusts loopback)."""
+    scheme, rest = db_url.split("://", 1)
+    return f"{scheme}://{role}@{rest.split('@', 1)[1]}"
+
+
 class Service:
-    """One running executable; `stop()` sends SIGTERM and returns (exit code, seconds taken)."""
+    """One running executable; `stop()` sends SIGTERM and returns (exit code, seconds taken).
+    Each connects as its own PostgreSQL role (sql/0016), as deployed."""
 
     PORT_VARIABLE = {"collector": "COLLECTOR_PORT", "profile-engine": "ENGINE_PORT", "profile-api": "API_PORT"}
+    ROLE = {"collector": "pb_collector", "profile-engine": "pb_engine", "profile-api": "pb_api"}
 
     def __init__(self, bin_dir, name, db_url, log_dir, port=None, **extra):
         self.name = name
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = service_env(db_url, **{self.PORT_VARIABLE[name]: self.port}, **extra)
+        env = service_env(as_role(db_url, self.ROLE[name]), **{self.PORT_VARIABLE[name]: self.port}, **extra)
         self.log_path = log_dir / f"{name}-{self.port}.log"
         restart = 1
         while self.log_path.exists():  # a restart on the same port keeps the earlier log

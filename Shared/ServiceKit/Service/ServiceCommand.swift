@@ -76,7 +76,9 @@ public struct MigrateCommand<Entry: ServiceEntry>: AsyncParsableCommand {
         try await runReportingErrors(service: Entry.name) {
             let environment = try bootstrappedEnvironment(service: Entry.name)
             let applied = try await withDatabase(environment) { client in
-                try await environment.migrationRunner.migrate(client)
+                let applied = try await environment.migrationRunner.migrate(client)
+                try await ServiceRoles.setPasswords(from: environment.reader, client, logger: environment.logger)
+                return applied
             }
             let summary = applied.isEmpty ? "schema already at version \(environment.expectedSchemaVersion)" : "applied migrations \(applied.map(String.init).joined(separator: ", "))"
             print("\(Entry.name) migrate: \(summary)")

@@ -74,8 +74,19 @@ struct TestDatabase: Sendable {
         return values
     }
 
+    /// The environment of `service`, connecting as the service's own role (sql/0016), as deployed:
+    /// a write outside its tables fails the test.
     func serviceEnvironment(_ service: String, _ extra: [String: String] = [:]) throws -> ServiceEnvironment {
-        try ServiceEnvironment(serviceName: service, reader: EnvironmentReader(environment(extra)))
+        var values = environment(extra)
+        if extra["DATABASE_URL"] == nil, let role = ServiceRoles.roleOfService[service] {
+            values["DATABASE_URL"] = roleURL(role)
+        }
+        return try ServiceEnvironment(serviceName: service, reader: EnvironmentReader(values))
+    }
+
+    /// This database as `role`; the test server trusts loopback connections, as the embedded one does.
+    func roleURL(_ role: String) -> String {
+        "postgres://\(role)@\(url.host):\(url.port)/\(url.database)"
     }
 
     /// Runs a query and decodes one column of the first row.
