@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ProfileModel
 import ServiceKit
 
 /// Writes batches of events: dedupe rows, events and their queue rows in one statement, so that
@@ -14,18 +15,15 @@ struct EventStore: Sendable {
 
     let client: PostgresClient
 
-    /// Named query `insert_event_batch`. `$1` is a JSON array of rows (see `PreparedEvent.row`);
+    /// Named query `insert_event_batch`. `$1` is a JSON array of rows (`PreparedEvent.writeRow`:
+    /// the columns of `EventRow` between `ord` and `shard`);
     /// one bind parameter for the whole batch. Opted-out and erased visitors are screened here,
     /// next to the data, so every collector instance agrees at once. A prepared statement: each
     /// connection parses and plans it once, instead of once per batch.
     struct InsertEventBatch: PostgresPreparedStatement {
         static let sql = """
             WITH input AS (
-                SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
-                    ord int, site_id bigint, message_id text, type text, anonymous_id text, user_id text,
-                    event text, name text, previous_id text, group_id text, properties jsonb, traits jsonb,
-                    context jsonb, integrations jsonb, occurred_at timestamptz, sent_at timestamptz,
-                    received_at timestamptz, client_ip inet, is_bot boolean, consent jsonb, shard smallint)
+                SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(ord int, \(EventRow.recordDefinition), shard smallint)
             ), screened AS (
                 SELECT i.*,
                     EXISTS (SELECT 1 FROM opt_outs o WHERE o.site_id = i.site_id AND o.anonymous_id = i.anonymous_id) AS opted_out,
@@ -40,12 +38,8 @@ struct EventStore: Sendable {
                 ON CONFLICT DO NOTHING
                 RETURNING site_id, message_id, event_id
             ), stored AS (
-                INSERT INTO events (id, site_id, message_id, type, anonymous_id, user_id, event, name, previous_id,
-                                    group_id, properties, traits, context, integrations, occurred_at, sent_at,
-                                    received_at, client_ip, is_bot, consent)
-                SELECT f.event_id, s.site_id, s.message_id, s.type, s.anonymous_id, s.user_id, s.event, s.name,
-                       s.previous_id, s.group_id, s.properties, s.traits, s.context, s.integrations, s.occurred_at,
-                       s.sent_at, s.received_at, s.client_ip, s.is_bot, s.consent
+                INSERT INTO events (id, \(EventRow.columnList()))
+                SELECT f.event_id, \(EventRow.columnList(prefix: "s."))
                 FROM fresh f JOIN screened s USING (site_id, message_id)
                 RETURNING id
             ), queued AS (

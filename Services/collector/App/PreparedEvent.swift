@@ -48,7 +48,8 @@ struct PreparedEvent: Sendable {
 
     private static func hasNUL(_ value: JSONValue) -> Bool { value.containsNUL }
 
-    /// Appends `row(ordinal:)` as JSON text, without building the dictionary first (the hot path).
+    /// Appends the row as a JSON object, without building a dictionary first (the hot path): `ord`,
+    /// the columns of `EventRow` in its order, then `shard` (PreparedEventRowTests holds it to that).
     func writeRow(ordinal: Int, to out: inout [UInt8]) {
         var first = true
         func key(_ name: StaticString) {
@@ -88,33 +89,5 @@ struct PreparedEvent: Sendable {
         key("consent"); (consent ?? .null).write(to: &out)
         key("shard"); out.append(contentsOf: String(shard).utf8)
         out.append(UInt8(ascii: "}"))
-    }
-
-    /// The row as a JSON object whose keys are the columns read by `jsonb_to_recordset` in EventStore.
-    func row(ordinal: Int) -> JSONValue {
-        func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
-        return .object([
-            "ord": .number(Double(ordinal)),
-            "site_id": .number(Double(siteID)),
-            "message_id": .string(messageID),
-            "type": .string(type),
-            "anonymous_id": text(anonymousID),
-            "user_id": text(userID),
-            "event": text(event),
-            "name": text(name),
-            "previous_id": text(previousID),
-            "group_id": text(groupID),
-            "properties": .object(properties),
-            "traits": .object(traits),
-            "context": .object(context),
-            "integrations": .object(integrations),
-            "occurred_at": .string(occurredAt.formatted(Self.timestampStyle)),
-            "sent_at": text(sentAt?.formatted(Self.timestampStyle)),
-            "received_at": .string(receivedAt.formatted(Self.timestampStyle)),
-            "client_ip": text(clientIP),
-            "is_bot": .bool(isBot),
-            "consent": consent ?? .null,
-            "shard": .number(Double(shard)),
-        ])
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ProfileModel
 import ServiceKit
 
 /// The engine's queue SQL: finding shards with work, claiming a shard's batch, finishing,
@@ -43,6 +44,11 @@ struct QueueRepository: Sendable {
         return locked
     }
 
+    /// The events columns the engine reads (jsonb as text), named as in `EventRow`.
+    static let eventColumns = EventRow.selectList(
+        ["type", "message_id", "anonymous_id", "user_id", "name", "event", "previous_id", "properties", "traits", "context",
+         "occurred_at", "is_bot"], table: "e")
+
     /// Named query `claim_batch`: the oldest ready rows of the locked shards with their events. The
     /// claimed rows carry their own columns: joining them back to `event_queue` made the planner
     /// hash the whole queue, once per batch, which grew with the backlog.
@@ -55,25 +61,25 @@ struct QueueRepository: Sendable {
                 ORDER BY id LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED
             )
-            SELECT q.id, q.attempts, q.shard, q.event_id, q.event_received_at, q.site_id,
-                   e.type, e.message_id, e.anonymous_id, e.user_id, e.name, e.event, e.previous_id,
-                   e.properties::text, e.traits::text, e.context::text, e.occurred_at, e.is_bot
+            SELECT q.id AS queue_id, q.attempts, q.shard, q.event_id, q.event_received_at, q.site_id AS queue_site_id,
+                   \(unescaped: Self.eventColumns)
             FROM claimed q
             LEFT JOIN events e ON e.id = q.event_id AND e.received_at = q.event_received_at
             ORDER BY q.id
             """, logger: logger)
         var claimed: [QueuedEvent] = []
         for try await row in rows {
+            // By name: the events columns come from `EventRow`, the one description of the row.
             let columns = row.makeRandomAccess()
-            let (queueID, attempts, shard) = try (columns[0].decode(Int64.self), columns[1].decode(Int.self), columns[2].decode(Int16.self))
-            let (eventID, receivedAt, siteID) = try (columns[3].decode(Int64.self), columns[4].decode(Date.self), columns[5].decode(Int64.self))
-            let type = try columns[6].decode(String?.self)
-            let messageID = try columns[7].decode(String?.self)
-            let (anonymousID, userID, name, eventName, previousID) = try (
-                columns[8].decode(String?.self), columns[9].decode(String?.self), columns[10].decode(String?.self),
-                columns[11].decode(String?.self), columns[12].decode(String?.self))
-            let (properties, traits, context) = try (columns[13].decode(String?.self), columns[14].decode(String?.self), columns[15].decode(String?.self))
-            let (occurredAt, isBot) = try (columns[16].decode(Date?.self), columns[17].decode(Bool?.self))
+            let (queueID, attempts, shard) = try (columns["queue_id"].decode(Int64.self), columns["attempts"].decode(Int.self),
+                                                  columns["shard"].decode(Int16.self))
+            let (eventID, receivedAt, siteID) = try (columns["event_id"].decode(Int64.self), columns["event_received_at"].decode(Date.self),
+                                                     columns["queue_site_id"].decode(Int64.self))
+            func text(_ name: String) throws -> String? { try columns[name].decode(String?.self) }
+            let (type, messageID, anonymousID, userID) = try (text("type"), text("message_id"), text("anonymous_id"), text("user_id"))
+            let (name, eventName, previousID) = try (text("name"), text("event"), text("previous_id"))
+            let (properties, traits, context) = try (text("properties"), text("traits"), text("context"))
+            let (occurredAt, isBot) = try (columns["occurred_at"].decode(Date?.self), columns["is_bot"].decode(Bool?.self))
             var stored: StoredEvent?
             if let type, let occurredAt {
                 stored = StoredEvent(
