@@ -47,11 +47,19 @@ public final class NotificationListener: Service, Sendable {
             database: database.database, tls: database.requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
         do {
-            try await connection.listen(on: channel) { notifications in
-                signal.ring()
-                for try await _ in notifications {
+            // On cancellation (graceful shutdown) close the connection ourselves: waiting for
+            // postgres-nio to end the LISTEN on a cancelled task sometimes never returned, and the
+            // service, and the process's shutdown with it, hung idle.
+            try await withTaskCancellationHandler {
+                try await connection.listen(on: channel) { notifications in
                     signal.ring()
+                    for try await _ in notifications {
+                        signal.ring()
+                    }
                 }
+            } onCancel: {
+                let closing: EventLoopFuture<Void> = connection.close()
+                _ = closing
             }
             try? await connection.close()
         } catch {
