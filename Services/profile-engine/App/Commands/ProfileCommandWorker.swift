@@ -58,26 +58,14 @@ final class ProfileCommandWorker: Service, Sendable {
                         WHERE id = \(command.id)
                         """, logger: logger)
                 }
-                try await tx.query("SELECT pg_notify(\(NotificationChannel.commandsFinished.rawValue), \("profile_commands:\(command.id)"))", logger: logger)
+                try await CommandTable.profileCommands.notifyFinished(command.id, on: tx, logger: logger)
                 logger.info("profile command carried out", metadata: ["profile_command": "\(command.id)", "kind": "\(command.kind.rawValue)"])
                 return command.id
             }
         } catch {
             guard let claimed else { throw error }
-            // The command rolled back; count the failure where the operator can read it, and
-            // finish the command once it has failed too often.
-            let message = describeDatabaseError(error)
-            try await client.transaction(logger: logger) { tx in
-                try await tx.query(
-                    """
-                    UPDATE profile_commands SET attempts = attempts + 1, last_error = \(message),
-                        status = CASE WHEN attempts + 1 >= \(Int32(CommandAttempts.maximum)) THEN 'failed' ELSE status END,
-                        error = CASE WHEN attempts + 1 >= \(Int32(CommandAttempts.maximum)) THEN 'internal' END,
-                        completed_at = CASE WHEN attempts + 1 >= \(Int32(CommandAttempts.maximum)) THEN now() END
-                    WHERE id = \(claimed)
-                    """, logger: logger)
-                try await tx.query("SELECT pg_notify(\(NotificationChannel.commandsFinished.rawValue), \("profile_commands:\(claimed)"))", logger: logger)
-            }
+            // The try rolled back; count it, and finish the command once it has failed too often.
+            try await CommandTable.profileCommands.recordFailure(claimed, error: error, client: client, logger: logger)
             throw error
         }
     }

@@ -20,9 +20,3 @@ func repeatUntilShutdown(every seconds: Int, wake: WakeSignal? = nil, logger: Lo
         }
     }
 }
-
-/// How often the engine tries a command (a catalog re-map, an erasure, a profile write) before it
-/// finishes the command with its last error: one that cannot succeed must not block those behind it.
-enum CommandAttempts {
-    static let maximum = 5
-}

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PostgresNIO
-import ProfileModel
 import ServiceKit
 import ServiceLifecycle
 
@@ -44,26 +43,14 @@ final class ErasureWorker: Service, Sendable {
                 // unread one would let the transaction end in a silent rollback.
                 let receipt = try await tx.query("SELECT carry_out_erasure_request(\(claimed))::text", logger: logger)
                 for try await _ in receipt.decode(String?.self) {}
-                try await tx.query("SELECT pg_notify(\(NotificationChannel.commandsFinished.rawValue), \("erasure_requests:\(claimed)"))", logger: logger)
+                try await CommandTable.erasureRequests.notifyFinished(claimed, on: tx, logger: logger)
                 logger.info("erasure request carried out", metadata: ["erasure_request": "\(claimed)"])
                 return claimed
             }
         } catch {
             guard let claimed else { throw error }
-            // The sweep rolled back; count the failure, and finish the request once it has failed
-            // too often, so it no longer holds up the requests behind it.
-            let message = describeDatabaseError(error)
-            try await client.transaction(logger: logger) { tx in
-                try await tx.query(
-                    """
-                    UPDATE erasure_requests SET attempts = attempts + 1, last_error = \(message),
-                        status = CASE WHEN attempts + 1 >= \(Int32(CommandAttempts.maximum)) THEN 'failed' ELSE status END,
-                        error = CASE WHEN attempts + 1 >= \(Int32(CommandAttempts.maximum)) THEN 'internal' END,
-                        completed_at = CASE WHEN attempts + 1 >= \(Int32(CommandAttempts.maximum)) THEN now() END
-                    WHERE id = \(claimed)
-                    """, logger: logger)
-                try await tx.query("SELECT pg_notify(\(NotificationChannel.commandsFinished.rawValue), \("erasure_requests:\(claimed)"))", logger: logger)
-            }
+            // The try rolled back; count it, and finish the command once it has failed too often.
+            try await CommandTable.erasureRequests.recordFailure(claimed, error: error, client: client, logger: logger)
             throw error
         }
     }
