@@ -73,7 +73,7 @@ let package = Package(
         ),
         // Interest and intent detection in chats and pages: pure code, used by the engine and the
         // evaluation and benchmark tools.
-        .target(name: "InterestAnalysis", dependencies: ["ProfileModel"], path: "Shared/InterestAnalysis", swiftSettings: swiftSettings),
+        .target(name: "InterestAnalysis", dependencies: ["ProfileModel", "TextEmbedding"], path: "Shared/InterestAnalysis", swiftSettings: swiftSettings),
         // OpenBLAS's C interface (Debian's libopenblas-dev), for the embedding model's matrix products.
         .systemLibrary(name: "CBLAS", path: "Shared/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // The sentence-embedding model (all-MiniLM-L6-v2) run in-process: WordPiece tokenizer,
@@ -117,7 +117,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "interest-eval",
-            dependencies: ["ProfileModel", "InterestAnalysis"],
+            dependencies: ["ProfileModel", "InterestAnalysis", "TextEmbedding"],
             path: "Benchmarks/InterestEval",
             swiftSettings: swiftSettings
         ),

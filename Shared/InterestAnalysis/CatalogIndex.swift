@@ -35,6 +35,7 @@ public struct CatalogIndex: Sendable {
     static let nameWeight = 1.0
     static let phraseWeight = 0.9
     static let wordWeight = 0.75
+    static let headWeight = 0.6
 
     public init(catalog: Catalog) {
         self.catalog = catalog
@@ -57,6 +58,25 @@ public struct CatalogIndex: Sendable {
             let target = InterestTarget.category(category.slug)
             add(category.name, target, name: false)
             category.keywords.forEach { add($0, target, name: false) }
+        }
+        // The head word of an item's multi-word names and keywords ("locks" for "bike locks") is
+        // weaker evidence for it, when it is also a word of the item's name (so "software" of a
+        // "crm software" synonym is not) and no other item or category has that word as a head or
+        // a phrase of its own ("bike" in a bike shop names nothing in particular).
+        let whole = Set(phrases.map(\.stems))
+        var heads: [String: Set<InterestTarget>] = [:]
+        let nameStems = Dictionary(catalog.activeItems.map { item in
+            (InterestTarget.item(item.slug), Set(Self.names(item.name).flatMap(TextNormalizer.stems)))
+        }, uniquingKeysWith: { first, _ in first })
+        for phrase in phrases where phrase.stems.count > 1 {
+            guard let head = phrase.stems.last, head.count >= 3, nameStems[phrase.target]?.contains(head) == true, !StopWords.all.contains(head), head.allSatisfy(\.isLetter) else { continue }
+            heads[head, default: []].insert(phrase.target)
+        }
+        let wordsOfOthers = Dictionary(grouping: phrases, by: \.target).mapValues { Set($0.flatMap(\.stems)) }
+        for (head, targets) in heads.sorted(by: { $0.key < $1.key }) where targets.count == 1 && !whole.contains([head]) {
+            guard let target = targets.first, case .item = target,
+                  !wordsOfOthers.contains(where: { $0.key != target && $0.value.contains(head) }) else { continue }
+            phrases.append(Phrase(stems: [head], target: target, weight: Self.headWeight, text: head))
         }
         // A phrase shared by several items says less about each of them (BM25 then picks).
         let sharing = Dictionary(grouping: phrases.filter { if case .item = $0.target { true } else { false } }, by: \.stems)

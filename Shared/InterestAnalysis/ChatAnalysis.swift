@@ -13,14 +13,22 @@ public struct InterestMention: Sendable, Equatable {
     /// The words that matched, for people reading the evidence.
     public let matched: String
     public let snippet: String
+    /// What found it (`keyword`, `embedding:<model>`, `llm:<model>`); nil means the analysis's own detector.
+    public let detector: String?
 
-    public init(target: InterestTarget, score: Double, negated: Bool, hypothetical: Bool = false, matched: String, snippet: String) {
+    public init(target: InterestTarget, score: Double, negated: Bool, hypothetical: Bool = false, matched: String, snippet: String,
+                detector: String? = nil) {
         self.target = target
         self.score = min(1, max(0, score))
         self.negated = negated
         self.hypothetical = hypothetical
         self.matched = matched
         self.snippet = String(snippet.prefix(500))
+        self.detector = detector
+    }
+
+    func with(detector: String) -> InterestMention {
+        InterestMention(target: target, score: score, negated: negated, hypothetical: hypothetical, matched: matched, snippet: snippet, detector: detector)
     }
 }
 

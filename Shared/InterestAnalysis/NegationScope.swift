@@ -13,6 +13,8 @@ struct NegationScope: Sendable {
     static let hypotheticals = CueList([("if", 1), ("maybe", 1), ("might", 1), ("someday", 1), ("eventually", 1), ("perhaps", 1),
                                         ("in the future", 1), ("one day", 1), ("down the road", 1), ("later on", 1)])
 
+    static let indirectQuestionVerbs: Set<String> = Set(["see", "check", "know", "wonder", "wondering", "ask", "tell", "confirm", "whether", "sure"].map(Stemmer.stem))
+
     /// The clauses (by index) that contain a rejection.
     let rejectingClauses: Set<Int>
     let hypotheticalClauses: Set<Int>
@@ -25,7 +27,10 @@ struct NegationScope: Sendable {
         }
         rejecting.formUnion(Self.fixedRejections.hits(in: tokens).map { tokens[$0.start].clause })
         rejectingClauses = rejecting
-        hypotheticalClauses = Set(Self.hypotheticals.hits(in: tokens).map { tokens[$0.start].clause })
+        // "see if", "check if", "wondering if" ask a question about now: no possibility is being weighed.
+        hypotheticalClauses = Set(Self.hypotheticals.hits(in: tokens).filter { hit in
+            !(tokens[hit.start].text == "if" && hit.start > 0 && Self.indirectQuestionVerbs.contains(tokens[hit.start - 1].stem))
+        }.map { tokens[$0.start].clause })
     }
 
     var hasRejection: Bool { !rejectingClauses.isEmpty }

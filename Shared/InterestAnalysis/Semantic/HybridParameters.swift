@@ -1,0 +1,88 @@
+/// The thresholds of the hybrid analyser. Calibrated on the development sets
+/// (Tests/interest-eval/dev) and the demo set, never on the held-out sets; `interest-eval
+/// --param name=value` overrides one for experiments.
+public struct HybridParameters: Sendable {
+    /// A span names an item semantically when the item stands this many background deviations
+    /// above ordinary chat…
+    public var itemMinimumZ = 4.0
+    /// …its similarity is at least this…
+    public var itemMinimumSimilarity = 0.35
+    /// …and it is within this many deviations of the best item for the span.
+    public var itemMarginZ = 1.0
+    /// …and its similarity exceeds the next item's by this much: a span close to many items
+    /// ("a bike for saturday" in a bike shop) names none of them.
+    public var itemGap = 0.08
+    /// Without that gap, an item still counts when it is this clearly described on its own.
+    public var itemSharedZ = 7.0
+    public var itemSharedSimilarity = 0.5
+    /// The z-score at which a semantic mention reaches `semanticMaximumScore`.
+    public var itemFullZ = 7.0
+    /// Strength of a semantic mention at `itemMinimumZ` and at `itemFullZ`.
+    public var semanticMinimumScore = 0.5
+    public var semanticMaximumScore = 0.8
+    /// A weaker semantic signal that only adds to lexical evidence for the same item.
+    public var supportingZ = 2.5
+    public var supportingScore = 0.3
+    /// Spans shorter than this many words that are not stop words are not matched semantically.
+    public var minimumSpanWords = 2
+
+    public var intentNeighbours = 5
+    public var intentMinimumSimilarity = 0.4
+    public var intentMinimumShare = 0.5
+    public var intentClauseExtraSimilarity = 0.1
+    public var switches = Switches()
+
+    public init() {}
+
+    public enum OverrideError: Error, CustomStringConvertible {
+        case malformed(String)
+        public var description: String {
+            switch self {
+            case .malformed(let text): "expected name=number with a known name, got \(text)"
+            }
+        }
+    }
+
+    /// Applies "name=value" (for `interest-eval --param`).
+    public mutating func set(_ assignment: String) throws {
+        let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let value = Double(parts[1]) else { throw OverrideError.malformed(assignment) }
+        switch parts[0] {
+        case "itemMinimumZ": itemMinimumZ = value
+        case "itemMinimumSimilarity": itemMinimumSimilarity = value
+        case "itemMarginZ": itemMarginZ = value
+        case "itemFullZ": itemFullZ = value
+        case "itemGap": itemGap = value
+        case "itemSharedZ": itemSharedZ = value
+        case "itemSharedSimilarity": itemSharedSimilarity = value
+        case "semanticMinimumScore": semanticMinimumScore = value
+        case "semanticMaximumScore": semanticMaximumScore = value
+        case "supportingZ": supportingZ = value
+        case "supportingScore": supportingScore = value
+        case "minimumSpanWords": minimumSpanWords = Int(value)
+        case "intentNeighbours": intentNeighbours = Int(value)
+        case "intentMinimumSimilarity": intentMinimumSimilarity = value
+        case "intentMinimumShare": intentMinimumShare = value
+        case "intentClauseExtraSimilarity": intentClauseExtraSimilarity = value
+        case "clauseIntents": switches.clauseIntents = value != 0
+        case "exemplarIntentsOnlyWithoutCues": switches.exemplarIntentsOnlyWithoutCues = value != 0
+        case "semanticOnlyWhereNoLexicalItem": switches.semanticOnlyWhereNoLexicalItem = value != 0
+        case "semanticOnlyInMessagesWithoutLexicalItem": switches.semanticOnlyInMessagesWithoutLexicalItem = value != 0
+        default: throw OverrideError.malformed(assignment)
+        }
+    }
+}
+
+extension HybridParameters {
+    /// Switches, as numbers so `--param` can set them (0 off, anything else on).
+    public struct Switches: Sendable {
+        /// Exemplar intents only for messages where the cue rules found none.
+        public var exemplarIntentsOnlyWithoutCues = false
+        /// No semantic-only mention in a clause where the lexical matcher found another item.
+        public var semanticOnlyWhereNoLexicalItem = true
+        /// No semantic-only mention in a message where the lexical matcher found any item.
+        public var semanticOnlyInMessagesWithoutLexicalItem = true
+        /// Each clause of a message also gets an exemplar intent, not only the whole message.
+        public var clauseIntents = false
+    }
+}
