@@ -96,7 +96,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "collector", dependencies: ["CollectorApp"], path: "Services/collector/Main", swiftSettings: swiftSettings),
-        .target(name: "EngineApp", dependencies: ["ServiceKit", "ProfileModel", "CatalogStore", "InterestAnalysis", "LLMAnalysis"], path: "Services/profile-engine/App", swiftSettings: swiftSettings),
+        .target(name: "EngineApp", dependencies: ["ServiceKit", "ProfileModel", "CatalogStore", "InterestAnalysis", "LLMAnalysis", "TextEmbedding"], path: "Services/profile-engine/App", swiftSettings: swiftSettings),
         .executableTarget(name: "profile-engine", dependencies: ["EngineApp"], path: "Services/profile-engine/Main", swiftSettings: swiftSettings),
         .target(
             name: "ProfileAPIApp",
@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "ProfileBuilderTests",
             dependencies: [
-                "ProfileModel", "ServiceKit", "OutboundHTTP", "CatalogStore", "InterestAnalysis", "LLMAnalysis",
+                "ProfileModel", "ServiceKit", "OutboundHTTP", "CatalogStore", "InterestAnalysis", "LLMAnalysis", "TextEmbedding",
                 "CollectorApp", "EngineApp", "ProfileAPIApp",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

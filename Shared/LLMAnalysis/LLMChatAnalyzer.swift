@@ -11,10 +11,10 @@ import ServiceKit
 public struct LLMChatAnalyzer: ChatAnalyzer {
     let config: LLMConfig
     let client: HTTPClient
-    let fallback: OfflineChatAnalyzer
+    let fallback: any ChatAnalyzer
     let logger: Logger
 
-    public init(config: LLMConfig, client: HTTPClient = .shared, fallback: OfflineChatAnalyzer = OfflineChatAnalyzer(), logger: Logger) {
+    public init(config: LLMConfig, client: HTTPClient = .shared, fallback: any ChatAnalyzer = OfflineChatAnalyzer(), logger: Logger) {
         self.config = config
         self.client = client
         self.fallback = fallback

@@ -2,6 +2,7 @@
 import Foundation
 @testable import InterestAnalysis
 import PostgresNIO
+import ServiceKit
 @testable import ProfileAPIApp
 @testable import ProfileModel
 import Testing
@@ -89,6 +90,55 @@ import Testing
             #expect(try await db.scalar("SELECT field_meta->'job_title'->>'source' FROM visitor_profiles WHERE id = \(profile)", as: String.self) == "chat")
             #expect(try await db.scalar("SELECT count(*)::int FROM field_rejections WHERE profile_id = \(profile) AND field = 'email' AND source = 'chat'",
                                         as: Int.self) == 1)
+        }
+    }
+
+    @Test func a_site_without_a_catalog_gets_intents_pain_points_and_volunteered_details() async throws {
+        try await TestDatabase.with { db in
+            // No catalog import: the site has no items and no categories.
+            let engine = try await ProfileEngineTests.ingest(db, [[Events.page("vp", "https://acme.com/pricing", minute: 0)]], chat: [
+                "conversationId": "conv-nc", "anonymousId": "vp",
+                "messages": [["role": "user", "timestamp": Events.at(1),
+                              "text": "We want to buy licences for our whole team, can you send a quote? Onboarding new reps is a nightmare. I'm jo@example.com"]],
+            ], engine: ["EMBEDDING_MODEL_DIR": EmbeddingModelFolder.path])
+            let profile = try #require(try await engine.profile("anonymous_id", "vp"))
+            #expect(try await db.scalar("SELECT count(*)::int FROM catalog_items", as: Int.self) == 0)
+            let intents = try await db.scalar("SELECT string_agg(intent, ',' ORDER BY intent) FROM chat_intents WHERE profile_id = \(profile)", as: String.self)
+            #expect(intents?.split(separator: ",").contains("purchase_intent") == true, "\(intents ?? "none")")
+            #expect(intents?.split(separator: ",").contains("pain_point") == true, "\(intents ?? "none")")
+            #expect(try await db.scalar("SELECT details->'pain_points'->>0 FROM chat_intents WHERE profile_id = \(profile) AND intent = 'pain_point'",
+                                        as: String.self) == "Onboarding new reps is a nightmare")
+            #expect(try await db.scalar("SELECT fields->>'email' FROM visitor_profiles WHERE id = \(profile)", as: String.self) == "jo@example.com")
+            #expect(try await db.scalar("SELECT field_meta->'email'->>'source' FROM visitor_profiles WHERE id = \(profile)", as: String.self) == "chat")
+            #expect(try await db.scalar("SELECT count(*)::int FROM product_interests WHERE profile_id = \(profile)", as: Int.self) == 0)
+        }
+    }
+
+    @Test func a_broken_model_folder_or_exemplar_file_stops_the_engine_at_start() async throws {
+        try await TestDatabase.with { db in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("broken-model-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            // A folder with a config but truncated weights.
+            let real = URL(fileURLWithPath: EmbeddingModelFolder.path)
+            for file in ["config.json", "vocab.txt", "tokenizer.json"] {
+                try FileManager.default.copyItem(at: real.appendingPathComponent(file), to: folder.appendingPathComponent(file))
+            }
+            try Data(try Data(contentsOf: real.appendingPathComponent("model.safetensors")).prefix(1000)).write(to: folder.appendingPathComponent("model.safetensors"))
+            do {
+                _ = try EngineHarness(db: db, ["EMBEDDING_MODEL_DIR": folder.path])
+                Issue.record("the engine started with truncated weights")
+            } catch let error as ConfigError {
+                #expect(error.variable == "EMBEDDING_MODEL_DIR")
+                #expect(error.message.contains(folder.appendingPathComponent("model.safetensors").path), "\(error)")
+            }
+            do {
+                _ = try EngineHarness(db: db, ["EMBEDDING_MODEL_DIR": real.path, "INTENT_EXEMPLARS_FILE": folder.appendingPathComponent("none.txt").path])
+                Issue.record("the engine started without its exemplars")
+            } catch let error as ConfigError {
+                #expect(error.variable == "INTENT_EXEMPLARS_FILE")
+                #expect(error.message.contains("none.txt"), "\(error)")
+            }
         }
     }
 

@@ -14,20 +14,11 @@ public enum EngineService: ServiceEntry {
     public static var extraCommands: [any ParsableCommand.Type] { [ReplayCommand.self, SegmentsCommand.self, ScoresCommand.self, AnalyticsCommand.self] }
 
     public static func buildApplication(_ environment: ServiceEnvironment) throws -> some ApplicationProtocol {
-        let config = try EngineConfig(environment: environment.reader)
+        let components = try EngineComponents(environment)
+        let config = components.config, processor = components.processor
         let client = environment.makeClient(maximumConnections: max(environment.common.databasePoolSize, config.workers * 2 + 2))
         let router = environment.makeRouter(client: client)
         let signal = WakeSignal()
-        var processor = BatchProcessor(
-            registry: environment.fields,
-            sessionizer: Sessionizer(timeout: TimeInterval(config.sessionTimeoutMinutes * 60)),
-            scoring: try LeadScoringConfig.load(path: config.scoringFile, registry: environment.fields),
-            logger: environment.logger)
-        let analyzer: any ChatAnalyzer = try LLMConfig(environment: environment.reader).map {
-            LLMChatAnalyzer(config: $0, logger: environment.logger)
-        } ?? OfflineChatAnalyzer()
-        let interestScoring = try InterestScoring(environment: environment.reader)
-        processor.interests = InterestStep(analyzer: analyzer, scoring: interestScoring, logger: environment.logger)
         let workers = (0..<config.workers).map { _ in
             QueueWorker(client: client, processor: processor, config: config, signal: signal, metrics: environment.metrics, logger: environment.logger)
         }
@@ -41,7 +32,8 @@ public enum EngineService: ServiceEntry {
                                              timeZones: config.analyticsTimeZones, intervalSeconds: config.analyticsRefreshSeconds,
                                              days: config.analyticsRefreshDays, journeyIntervalSeconds: config.analyticsJourneyRefreshSeconds,
                                              logger: environment.logger)
-        let remaps = CatalogRemapWorker(client: client, scoring: interestScoring, logger: environment.logger)
+        let remaps = CatalogRemapWorker(client: client, analyzer: components.analyzers.local, scoring: components.interestScoring,
+                                        logger: environment.logger)
         let erasureSignal = WakeSignal()
         let erasureListener = NotificationListener(database: environment.common.database, channel: NotificationChannel.erasureRequested.rawValue,
                                                    signal: erasureSignal, logger: environment.logger)
@@ -105,10 +97,7 @@ struct ScoresCommand: AsyncParsableCommand {
 
         func run() async throws {
             let environment = try bootstrappedEnvironment(service: EngineService.name)
-            let config = try EngineConfig(environment: environment.reader)
-            let processor = BatchProcessor(
-                registry: environment.fields, sessionizer: Sessionizer(timeout: TimeInterval(config.sessionTimeoutMinutes * 60)),
-                scoring: try LeadScoringConfig.load(path: config.scoringFile, registry: environment.fields), logger: environment.logger)
+            let processor = try EngineComponents(environment).processor
             let result = try await withDatabase(environment) { client in try await processor.rescoreAll(client) }
             print("profile-engine scores recompute: \(result.seen) profiles, \(result.changed) changed")
         }

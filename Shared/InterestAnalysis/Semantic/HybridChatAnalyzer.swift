@@ -11,33 +11,30 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
     public let embedder: any SentenceEmbedder
     public let parameters: HybridParameters
     private let lexical = OfflineChatAnalyzer()
-    private let intents: ExemplarIntentClassifier
-    private let background: [[Float]]
+    private let exemplars: ExemplarVectors
     private let cache = SemanticCatalogCache()
 
     /// Detector name of evidence found by the model ("embedding:all-MiniLM-L6-v2").
-    public var semanticDetector: String { "embedding:\(embedder.modelName)" }
+    public var semanticDetector: String { Self.semanticDetectorPrefix + embedder.modelName }
+    public static let semanticDetectorPrefix = "embedding:"
 
-    /// Embeds the exemplars once; they serve both the intent vote and the catalog calibration.
-    public static func make(embedder: any SentenceEmbedder, exemplars: IntentExemplars,
-                            parameters: HybridParameters = HybridParameters()) async throws -> HybridChatAnalyzer {
-        let vectors = try await embedder.embed(exemplars.exemplars.map(\.text))
-        return HybridChatAnalyzer(embedder: embedder, parameters: parameters,
-                                  intents: ExemplarIntentClassifier(exemplars: exemplars.exemplars, vectors: vectors, parameters: parameters),
-                                  background: vectors)
-    }
-
-    private init(embedder: any SentenceEmbedder, parameters: HybridParameters, intents: ExemplarIntentClassifier, background: [[Float]]) {
+    /// The exemplars are embedded on first use (a remote embedder may be down at start); they serve
+    /// both the intent vote and the catalog calibration.
+    public init(embedder: any SentenceEmbedder, exemplars: IntentExemplars, parameters: HybridParameters = HybridParameters()) {
         self.embedder = embedder
         self.parameters = parameters
-        self.intents = intents
-        self.background = background
+        self.exemplars = ExemplarVectors(exemplars: exemplars, embedder: embedder)
     }
 
     /// The catalog's item vectors, embedded on first use and cached by content.
     public func semanticCatalog(_ catalog: Catalog) async throws -> SemanticCatalog {
-        let embedder = self.embedder, background = self.background
+        let embedder = self.embedder
+        let background = try await exemplars.vectors()
         return try await cache.catalog(for: catalog) { try await SemanticCatalog.embed($0, with: embedder, background: background) }
+    }
+
+    private func intentClassifier() async throws -> ExemplarIntentClassifier {
+        ExemplarIntentClassifier(exemplars: exemplars.exemplars.exemplars, vectors: try await exemplars.vectors(), parameters: parameters)
     }
 
     /// A part of a visitor message that is embedded: the whole message (for its intent) or one clause.
@@ -62,7 +59,9 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
         guard !spans.isEmpty else { return ChatAnalysis(messages: analyses, detector: OfflineChatAnalyzer.detector) }
         let vectors: [[Float]]
         let semantic: SemanticCatalog?
+        let intents: ExemplarIntentClassifier
         do {
+            intents = try await intentClassifier()
             semantic = catalog.catalog.activeItems.isEmpty ? nil : try await semanticCatalog(catalog.catalog)
             vectors = try await embedder.embed(spans.map(\.text))
         } catch {
@@ -162,6 +161,7 @@ extension HybridChatAnalyzer {
     /// (similarity and z-score) and the message's nearest exemplar intent.
     public func trace(_ text: String, catalog: Catalog, top: Int = 3) async throws -> [String] {
         let semantic = try await semanticCatalog(catalog)
+        let intents = try await intentClassifier()
         let tokens = TextNormalizer.tokens(text)
         var spans = [text]
         for (_, words) in Dictionary(grouping: tokens, by: \.clause).sorted(by: { $0.key < $1.key }) {
@@ -176,5 +176,25 @@ extension HybridChatAnalyzer {
             lines.append("  [\(span)] \(items)\(intent)")
         }
         return lines
+    }
+}
+
+/// The exemplar sentences' vectors, computed once by the first analysis that needs them (and
+/// again by the next one if the embedder failed).
+actor ExemplarVectors {
+    nonisolated let exemplars: IntentExemplars
+    private let embedder: any SentenceEmbedder
+    private var computed: [[Float]]?
+
+    init(exemplars: IntentExemplars, embedder: any SentenceEmbedder) {
+        self.exemplars = exemplars
+        self.embedder = embedder
+    }
+
+    func vectors() async throws -> [[Float]] {
+        if let computed { return computed }
+        let vectors = try await embedder.embed(exemplars.exemplars.map(\.text))
+        computed = vectors
+        return vectors
     }
 }

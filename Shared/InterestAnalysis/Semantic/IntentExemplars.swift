@@ -12,7 +12,7 @@ public struct IntentExemplars: Sendable {
 
     public let exemplars: [Exemplar]
 
-    public enum ParseError: Error, CustomStringConvertible {
+    public enum ParseError: Error, CustomStringConvertible, Equatable {
         case unknownSection(line: Int, name: String)
         case sentenceOutsideSection(line: Int)
         case empty

@@ -11,15 +11,16 @@ struct EngineHarness {
     let worker: QueueWorker
     let processor: BatchProcessor
 
+    /// The engine as its settings build it (EngineComponents), with the repository's config files;
+    /// `extra` adds or overrides settings (EMBEDDING_MODEL_DIR for the hybrid analyser).
     init(db: TestDatabase, _ extra: [String: String] = [:]) throws {
         self.db = db
-        let environment = try db.serviceEnvironment(EngineService.name, extra)
-        let config = try EngineConfig(environment: environment.reader)
-        processor = BatchProcessor(
-            registry: environment.fields, sessionizer: Sessionizer(timeout: TimeInterval(config.sessionTimeoutMinutes * 60)),
-            scoring: try LeadScoringConfig.load(path: RepositoryPaths.root.appendingPathComponent("config/lead_scoring.yaml").path, registry: environment.fields),
-            logger: TestDatabase.logger)
-        worker = QueueWorker(client: db.client, processor: processor, config: config, signal: WakeSignal(),
+        let files = ["LEAD_SCORING_FILE": RepositoryPaths.root.appendingPathComponent("config/lead_scoring.yaml").path,
+                     "INTENT_EXEMPLARS_FILE": RepositoryPaths.root.appendingPathComponent("config/intent-exemplars.txt").path]
+        let environment = try db.serviceEnvironment(EngineService.name, files.merging(extra) { _, override in override })
+        let components = try EngineComponents(environment)
+        processor = components.processor
+        worker = QueueWorker(client: db.client, processor: processor, config: components.config, signal: WakeSignal(),
                              metrics: environment.metrics, logger: TestDatabase.logger)
     }
 

@@ -15,10 +15,13 @@ struct CatalogRemapper: Sendable {
     static let horizonHalfLives = 8.0
     static let pageSize = 5000
 
+    /// The engine's local analyser (keyword or hybrid): evidence it found is re-made with it.
+    let analyzer: any ChatAnalyzer
     let scoring: InterestScoring
     let logger: Logger
 
-    init(scoring: InterestScoring, logger: Logger) {
+    init(analyzer: any ChatAnalyzer = OfflineChatAnalyzer(), scoring: InterestScoring, logger: Logger) {
+        self.analyzer = analyzer
         self.scoring = scoring
         self.logger = logger
     }
@@ -51,7 +54,8 @@ struct CatalogRemapper: Sendable {
         var affected = Set<UUID>()
         let before = try await tx.query(
             """
-            DELETE FROM product_interests WHERE site_id = \(siteID) AND detector = \(OfflineChatAnalyzer.detector)
+            DELETE FROM product_interests WHERE site_id = \(siteID)
+                AND (detector = \(OfflineChatAnalyzer.detector) OR detector LIKE \(HybridChatAnalyzer.semanticDetectorPrefix + "%"))
                 AND (catalog_item_id = ANY(\(itemIDs)) OR category_id = ANY(\(categoryIDs)))
             RETURNING profile_id
             """, logger: logger)
@@ -96,7 +100,6 @@ struct CatalogRemapper: Sendable {
         }
 
         // Visitor messages, matched again for the changed targets only.
-        let analyzer = OfflineChatAnalyzer()
         let chatHorizon = now.addingTimeInterval(-Self.horizonHalfLives * scoring.chatHalfLifeDays * 86_400)
         lastID = 0
         while true {
@@ -110,14 +113,15 @@ struct CatalogRemapper: Sendable {
             for try await (id, profile, conversation, text, at, event) in rows.decode((Int64, UUID, String, String, Date, Int64?).self) {
                 count += 1
                 lastID = id
-                let analysis = analyzer.analyze(text, catalog: index)
+                let conversationAnalysis = await analyzer.analyze([ChatTurn(role: .user, text: text)], catalog: index)
+                guard let analysis = conversationAnalysis.messages.first else { continue }
                 for mention in analysis.mentions where changed.contains(mention.target) {
                     let ids = catalog.ids(of: mention.target)
                     evidence.append(InterestStore.ChatEvidence(siteID: siteID, profileID: profile, itemID: ids.item, categoryID: ids.category,
                                                                conversationID: conversation, messageID: id,
                                                                intent: analysis.intents.first?.intent.rawValue, negated: mention.negated,
                                                                score: mention.score, snippet: mention.snippet,
-                                                               detector: OfflineChatAnalyzer.detector, eventID: event, at: at))
+                                                               detector: mention.detector ?? conversationAnalysis.detector, eventID: event, at: at))
                 }
             }
             try await store.write(evidence, on: tx)

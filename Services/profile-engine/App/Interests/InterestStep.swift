@@ -22,25 +22,20 @@ struct InterestStep: Sendable {
         self.logger = logger
     }
 
-    /// The default: the offline analyser and the documented half-lives.
-    static func offline(logger: Logger) -> InterestStep {
-        InterestStep(analyzer: OfflineChatAnalyzer(), scoring: InterestScoring(), logger: logger)
-    }
-
     /// Event types that can add or change page evidence (views, and dwell/scroll updates).
     static let pageEventTypes: Set<String> = ["page", "track", "interaction"]
 
     func apply(_ events: [StoredEvent], resolution: IdentityResolver.Resolution, profiles: inout [UUID: ProfileState],
                registry: FieldRegistry, on tx: PostgresConnection) async throws {
+        // Every site's chat is analysed: intents, pain points and volunteered details need no
+        // catalog; interests and page matching only happen where there is one.
         var indexes: [Int64: CatalogIndex] = [:]
-        for site in Set(events.map(\.siteID)) {
-            let index = try await catalogs.index(siteID: site, on: tx)
-            if !index.catalog.items.isEmpty || !index.catalog.categories.isEmpty { indexes[site] = index }
-        }
+        for site in Set(events.map(\.siteID)) { indexes[site] = try await catalogs.index(siteID: site, on: tx) }
+        let catalogued = indexes.filter { !$0.value.catalog.items.isEmpty || !$0.value.catalog.categories.isEmpty }
         var touched = Set(resolution.merges.map(\.winner))
-        if !indexes.isEmpty {
-            touched.formUnion(try await analyzeChat(events, indexes: indexes, profiles: &profiles, registry: registry, on: tx))
-            touched.formUnion(try await matchPages(events, resolution: resolution, indexes: indexes, on: tx))
+        touched.formUnion(try await analyzeChat(events, indexes: indexes, profiles: &profiles, registry: registry, on: tx))
+        if !catalogued.isEmpty {
+            touched.formUnion(try await matchPages(events, resolution: resolution, indexes: catalogued, on: tx))
         }
         // Decay is measured to the newest event applied, so replaying old events gives the same
         // confidences as applying them live did.
@@ -94,7 +89,7 @@ struct InterestStep: Sendable {
                     evidence.append(InterestStore.ChatEvidence(
                         siteID: message.siteID, profileID: message.profileID, itemID: itemID, categoryID: categoryID,
                         conversationID: message.conversationID, messageID: message.id, intent: topIntent, negated: mention.negated,
-                        score: mention.score, snippet: mention.snippet, detector: analysis.detector, eventID: message.eventID, at: message.at))
+                        score: mention.score, snippet: mention.snippet, detector: mention.detector ?? analysis.detector, eventID: message.eventID, at: message.at))
                     touched.insert(message.profileID)
                 }
                 for detected in result.intents {

@@ -9,9 +9,9 @@ struct BatchProcessor: Sendable {
     let registry: FieldRegistry
     let sessionizer: Sessionizer
     let scoring: LeadScoringConfig
+    /// Chat and page interests, with the analyser the settings choose (EngineComponents).
+    let interests: InterestStep
     let logger: Logger
-    /// Chat and page interests; the offline analyser unless the service configures another.
-    var interests = InterestStep.offline(logger: Logger(label: "profile-engine"))
 
     struct Outcome: Sendable {
         var applied = 0
