@@ -48,8 +48,8 @@ case "keyword": analyzer = OfflineChatAnalyzer()
 case "hybrid":
     do {
         let embedder = try MiniLMEmbedder(modelDirectory: URL(fileURLWithPath: modelDirectory))
-        analyzer = try await HybridChatAnalyzer.make(embedder: embedder, exemplars: IntentExemplars(contentsOf: URL(fileURLWithPath: exemplarsPath)),
-                                                     parameters: parameters)
+        analyzer = HybridChatAnalyzer(embedder: embedder, exemplars: try IntentExemplars(contentsOf: URL(fileURLWithPath: exemplarsPath)),
+                                      parameters: parameters)
     } catch { fail("\(error)") }
 default: fail("unknown analyser \(analyzerName) (keyword or hybrid)", code: 2)
 }
