@@ -5,6 +5,10 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// The embedding model's own loops (attention, layer norm, GELU) run about 20 times slower
+// unoptimised, which made debug builds (scripts/run's default, the tests) wait seconds per batch.
+let optimizedSwiftSettings: [SwiftSetting] = swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "profile-builder",
     platforms: [.macOS(.v14)],
@@ -73,17 +77,18 @@ let package = Package(
         ),
         // Interest and intent detection in chats and pages: pure code, used by the engine and the
         // evaluation and benchmark tools.
-        .target(name: "InterestAnalysis", dependencies: ["ProfileModel", "TextEmbedding"], path: "Shared/InterestAnalysis", swiftSettings: swiftSettings),
+        .target(name: "InterestAnalysis", dependencies: ["ProfileModel", "TextEmbedding", "CBLAS"], path: "Shared/InterestAnalysis", swiftSettings: swiftSettings),
         // OpenBLAS's C interface (Debian's libopenblas-dev), for the embedding model's matrix products.
         .systemLibrary(name: "CBLAS", path: "Shared/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // The sentence-embedding model (all-MiniLM-L6-v2) run in-process: WordPiece tokenizer,
         // BERT encoder, mean pooling. No network and no Python at run time.
-        .target(name: "TextEmbedding", dependencies: ["CBLAS"], path: "Shared/TextEmbedding", swiftSettings: swiftSettings),
-        // The optional LLM chat analyser (an OpenAI-compatible chat-completions endpoint).
+        .target(name: "TextEmbedding", dependencies: ["CBLAS"], path: "Shared/TextEmbedding", swiftSettings: optimizedSwiftSettings),
+        // The optional OpenAI-compatible backends: the LLM chat analyser (chat completions) and
+        // the embeddings endpoint of the hybrid analyser.
         .target(
             name: "LLMAnalysis",
             dependencies: [
-                "InterestAnalysis", "ProfileModel", "ServiceKit",
+                "InterestAnalysis", "ProfileModel", "ServiceKit", "TextEmbedding",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Shared/LLMAnalysis",

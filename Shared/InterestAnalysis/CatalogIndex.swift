@@ -72,7 +72,9 @@ public struct CatalogIndex: Sendable {
             guard let head = phrase.stems.last, head.count >= 3, nameStems[phrase.target]?.contains(head) == true, !StopWords.all.contains(head), head.allSatisfy(\.isLetter) else { continue }
             heads[head, default: []].insert(phrase.target)
         }
-        let wordsOfOthers = Dictionary(grouping: phrases, by: \.target).mapValues { Set($0.flatMap(\.stems)) }
+        // Categories may share it: "locks" in a "Helmets, Locks & Clothing" category still names the locks item.
+        let wordsOfOthers = Dictionary(grouping: phrases.filter { if case .item = $0.target { true } else { false } }, by: \.target)
+            .mapValues { Set($0.flatMap(\.stems)) }
         for (head, targets) in heads.sorted(by: { $0.key < $1.key }) where targets.count == 1 && !whole.contains([head]) {
             guard let target = targets.first, case .item = target,
                   !wordsOfOthers.contains(where: { $0.key != target && $0.value.contains(head) }) else { continue }

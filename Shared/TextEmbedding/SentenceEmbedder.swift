@@ -2,8 +2,6 @@
 public protocol SentenceEmbedder: Sendable {
     /// The model's name as a vector store should record it: vectors of two models never compare.
     var modelName: String { get }
-    /// The length of every vector `embed` returns.
-    var dimensions: Int { get }
     /// One unit-length vector per text, in the order of `texts`.
     func embed(_ texts: [String]) async throws -> [[Float]]
 }

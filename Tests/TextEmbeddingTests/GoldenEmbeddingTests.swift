@@ -70,7 +70,7 @@ struct GoldenEmbeddingTests {
 
     @Test func it_serves_as_a_sentence_embedder() async throws {
         let embedder: any SentenceEmbedder = try TestModel.embedder()
-        #expect(embedder.dimensions == 384)
+        #expect(try TestModel.embedder().dimensions == 384)
         #expect(embedder.modelName == TestModel.directory.lastPathComponent)
         let vectors = try await embedder.embed(["Do you ship to Austria?", "Can you deliver my order to Vienna, Austria?", "My cat is asleep."])
         // A sanity check of meaning, not of numbers: the paraphrase is nearer than the cat.

@@ -32,7 +32,7 @@ public enum EngineService: ServiceEntry {
                                              timeZones: config.analyticsTimeZones, intervalSeconds: config.analyticsRefreshSeconds,
                                              days: config.analyticsRefreshDays, journeyIntervalSeconds: config.analyticsJourneyRefreshSeconds,
                                              logger: environment.logger)
-        let remaps = CatalogRemapWorker(client: client, analyzer: components.analyzers.local, scoring: components.interestScoring,
+        let remaps = CatalogRemapWorker(client: client, analyzer: components.analyzers.reanalysis, scoring: components.interestScoring,
                                         logger: environment.logger)
         let erasureSignal = WakeSignal()
         let erasureListener = NotificationListener(database: environment.common.database, channel: NotificationChannel.erasureRequested.rawValue,

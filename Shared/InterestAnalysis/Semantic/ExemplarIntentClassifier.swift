@@ -5,10 +5,23 @@
 struct ExemplarIntentClassifier: Sendable {
     let exemplars: [IntentExemplars.Exemplar]
     let vectors: [[Float]]
+    let regression: IntentRegression
     let parameters: HybridParameters
 
-    /// - Parameter clause: a clause of a longer message, which must come closer to an exemplar.
     func classify(_ vector: [Float], clause: Bool = false) -> DetectedIntent? {
+        parameters.switches.intentRegression ? regress(vector) : vote(vector, clause: clause)
+    }
+
+    /// The regression's most probable class, when it is an intent and probable enough.
+    func regress(_ vector: [Float]) -> DetectedIntent? {
+        let probabilities = regression.probabilities(vector)
+        guard let best = probabilities.indices.max(by: { probabilities[$0] < probabilities[$1] }),
+              let intent = IntentRegression.classes[best], Double(probabilities[best]) >= parameters.intentMinimumProbability else { return nil }
+        return DetectedIntent(intent: intent, confidence: Double(probabilities[best]))
+    }
+
+    /// - Parameter clause: a clause of a longer message, which must come closer to an exemplar.
+    func vote(_ vector: [Float], clause: Bool = false) -> DetectedIntent? {
         let minimum = parameters.intentMinimumSimilarity + (clause ? parameters.intentClauseExtraSimilarity : 0)
         let ranked = zip(exemplars, vectors).map { ($0.intent, Vectors.cosine(vector, $1)) }
             .sorted { $0.1 > $1.1 }.prefix(parameters.intentNeighbours)

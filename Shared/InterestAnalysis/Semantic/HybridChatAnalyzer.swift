@@ -11,6 +11,9 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
     public let embedder: any SentenceEmbedder
     public let parameters: HybridParameters
     private let lexical = OfflineChatAnalyzer()
+    /// Answers when the embedder fails (another hybrid analyser on the embedded model, say); the
+    /// keyword analysis when nil.
+    private let fallback: (any ChatAnalyzer)?
     private let exemplars: ExemplarVectors
     private let cache = SemanticCatalogCache()
 
@@ -20,9 +23,11 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
 
     /// The exemplars are embedded on first use (a remote embedder may be down at start); they serve
     /// both the intent vote and the catalog calibration.
-    public init(embedder: any SentenceEmbedder, exemplars: IntentExemplars, parameters: HybridParameters = HybridParameters()) {
+    public init(embedder: any SentenceEmbedder, exemplars: IntentExemplars, parameters: HybridParameters = HybridParameters(),
+                fallback: (any ChatAnalyzer)? = nil) {
         self.embedder = embedder
         self.parameters = parameters
+        self.fallback = fallback
         self.exemplars = ExemplarVectors(exemplars: exemplars, embedder: embedder)
     }
 
@@ -34,7 +39,8 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
     }
 
     private func intentClassifier() async throws -> ExemplarIntentClassifier {
-        ExemplarIntentClassifier(exemplars: exemplars.exemplars.exemplars, vectors: try await exemplars.vectors(), parameters: parameters)
+        let (vectors, regression) = try await exemplars.model()
+        return ExemplarIntentClassifier(exemplars: exemplars.exemplars.exemplars, vectors: vectors, regression: regression, parameters: parameters)
     }
 
     /// A part of a visitor message that is embedded: the whole message (for its intent) or one clause.
@@ -50,6 +56,13 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
         var spans: [Span] = []
         for (index, message) in messages.enumerated() where !tokens[index].isEmpty {
             spans.append(Span(message: index, clause: nil, text: message.text))
+            let sentences = Dictionary(grouping: tokens[index], by: \.sentence)
+            if parameters.switches.sentenceIntents, sentences.count > 1 {
+                for (_, words) in sentences.sorted(by: { $0.key < $1.key }) {
+                    guard let first = words.first, let last = words.last else { continue }
+                    spans.append(Span(message: index, clause: nil, text: String(message.text[first.range.lowerBound..<last.range.upperBound])))
+                }
+            }
             for (clause, words) in Dictionary(grouping: tokens[index], by: \.clause).sorted(by: { $0.key < $1.key }) {
                 guard words.filter({ !StopWords.all.contains($0.text) }).count >= parameters.minimumSpanWords,
                       let first = words.first, let last = words.last else { continue }
@@ -65,6 +78,7 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
             semantic = catalog.catalog.activeItems.isEmpty ? nil : try await semanticCatalog(catalog.catalog)
             vectors = try await embedder.embed(spans.map(\.text))
         } catch {
+            if let fallback { return await fallback.analyze(messages, catalog: catalog) }
             return ChatAnalysis(messages: analyses, detector: OfflineChatAnalyzer.detector)
         }
         for (span, vector) in zip(spans, vectors) where span.clause == nil || parameters.switches.clauseIntents {
@@ -83,6 +97,8 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
     private func addIntent(_ detected: DetectedIntent?, to analysis: inout MessageAnalysis) {
         guard let detected else { return }
         if parameters.switches.exemplarIntentsOnlyWithoutCues, !analysis.intents.isEmpty { return }
+        // A message whose cue rules are sure of an intent keeps theirs alone.
+        if analysis.intents.contains(where: { $0.confidence >= parameters.intentCueOverride && $0.intent != detected.intent }) { return }
         if let existing = analysis.intents.firstIndex(where: { $0.intent == detected.intent }) {
             if analysis.intents[existing].confidence < detected.confidence { analysis.intents[existing] = detected }
         } else {
@@ -109,7 +125,7 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
                         // Two items named in one clause ("panels and a battery") are both close.
                         || (score.z >= parameters.itemSharedZ && score.similarity >= parameters.itemSharedSimilarity))
                     && !(parameters.switches.semanticOnlyWhereNoLexicalItem && lexicalItemClauses.contains(clause))
-                    && !(parameters.switches.semanticOnlyInMessagesWithoutLexicalItem && !lexicalItemClauses.isEmpty)
+                    && (lexicalItemClauses.isEmpty || score.z >= parameters.itemMinimumZBesideLexical)
                 let supporting = score.z >= parameters.supportingZ
                 guard strong || supporting else { continue }
                 let strength = strong ? strength(z: score.z) : parameters.supportingScore
@@ -191,10 +207,21 @@ actor ExemplarVectors {
         self.embedder = embedder
     }
 
+    private var regression: IntentRegression?
+
     func vectors() async throws -> [[Float]] {
         if let computed { return computed }
         let vectors = try await embedder.embed(exemplars.exemplars.map(\.text))
         computed = vectors
         return vectors
+    }
+
+    /// The vectors and the regression trained on them (once).
+    func model() async throws -> ([[Float]], IntentRegression) {
+        let vectors = try await vectors()
+        if let regression { return (vectors, regression) }
+        let trained = IntentRegression(exemplars: exemplars.exemplars, vectors: vectors)
+        regression = trained
+        return (vectors, trained)
     }
 }

@@ -12,6 +12,9 @@ public struct HybridParameters: Sendable {
     /// …and its similarity exceeds the next item's by this much: a span close to many items
     /// ("a bike for saturday" in a bike shop) names none of them.
     public var itemGap = 0.08
+    /// In a message where the lexical matcher found an item, a semantic-only mention of another
+    /// needs this z-score (visitors who name one product rarely describe a second one unnamed).
+    public var itemMinimumZBesideLexical = 6.0
     /// Without that gap, an item still counts when it is this clearly described on its own.
     public var itemSharedZ = 7.0
     public var itemSharedSimilarity = 0.5
@@ -30,6 +33,10 @@ public struct HybridParameters: Sendable {
     public var intentMinimumSimilarity = 0.4
     public var intentMinimumShare = 0.5
     public var intentClauseExtraSimilarity = 0.1
+    /// With `switches.intentRegression`: the probability an intent needs.
+    public var intentMinimumProbability = 0.4
+    /// A message with a cue-rule intent this confident gets no other intent from the exemplars.
+    public var intentCueOverride = 0.8
     public var switches = Switches()
 
     public init() {}
@@ -65,9 +72,13 @@ public struct HybridParameters: Sendable {
         case "intentMinimumShare": intentMinimumShare = value
         case "intentClauseExtraSimilarity": intentClauseExtraSimilarity = value
         case "clauseIntents": switches.clauseIntents = value != 0
+        case "sentenceIntents": switches.sentenceIntents = value != 0
+        case "intentRegression": switches.intentRegression = value != 0
+        case "intentMinimumProbability": intentMinimumProbability = value
+        case "intentCueOverride": intentCueOverride = value
         case "exemplarIntentsOnlyWithoutCues": switches.exemplarIntentsOnlyWithoutCues = value != 0
         case "semanticOnlyWhereNoLexicalItem": switches.semanticOnlyWhereNoLexicalItem = value != 0
-        case "semanticOnlyInMessagesWithoutLexicalItem": switches.semanticOnlyInMessagesWithoutLexicalItem = value != 0
+        case "itemMinimumZBesideLexical": itemMinimumZBesideLexical = value
         default: throw OverrideError.malformed(assignment)
         }
     }
@@ -80,9 +91,11 @@ extension HybridParameters {
         public var exemplarIntentsOnlyWithoutCues = false
         /// No semantic-only mention in a clause where the lexical matcher found another item.
         public var semanticOnlyWhereNoLexicalItem = true
-        /// No semantic-only mention in a message where the lexical matcher found any item.
-        public var semanticOnlyInMessagesWithoutLexicalItem = true
         /// Each clause of a message also gets an exemplar intent, not only the whole message.
         public var clauseIntents = false
+        /// Each sentence of a message with several also gets an intent.
+        public var sentenceIntents = true
+        /// Intents by the logistic regression trained on the exemplars instead of the nearest-exemplar vote.
+        public var intentRegression = true
     }
 }
