@@ -114,6 +114,57 @@ import Testing
         }
     }
 
+    func embeddedAt(_ db: TestDatabase) async throws -> [String: Date] {
+        var result: [String: Date] = [:]
+        let rows = try await db.client.query("""
+            SELECT i.slug, e.embedded_at FROM catalog_item_embeddings e JOIN catalog_items i ON i.id = e.catalog_item_id
+            """, logger: TestDatabase.logger)
+        for try await (slug, at) in rows.decode((String, Date).self) { result[slug] = at }
+        return result
+    }
+
+    @Test func catalog_vectors_are_stored_reused_by_the_next_engine_and_made_again_only_for_changed_items() async throws {
+        try await TestDatabase.with { db in
+            try await Self.prepare(db)
+            let hybrid = ["EMBEDDING_MODEL_DIR": EmbeddingModelFolder.path]
+            _ = try await ProfileEngineTests.ingest(db, [[Events.page("e1", "https://acme.com/", minute: 0)]], chat: [
+                "conversationId": "conv-e1", "anonymousId": "e1",
+                "messages": [["role": "user", "text": "we keep losing track of who said what to which customer", "timestamp": Events.at(1)]],
+            ], engine: hybrid)
+            let active = try #require(try await db.scalar("SELECT count(*)::int FROM catalog_items WHERE active", as: Int.self))
+            #expect(try await db.scalar("SELECT count(*)::int FROM catalog_item_embeddings WHERE model = 'all-MiniLM-L6-v2'", as: Int.self) == active)
+            #expect(try await db.scalar("SELECT count(*)::int FROM catalog_item_embeddings WHERE cardinality(vectors) <> cardinality(texts) * 384",
+                                        as: Int.self) == 0)
+            // The texts are the item's own: "name: description" first, then the names and keywords.
+            #expect(try await db.scalar("""
+                SELECT e.texts[2] FROM catalog_item_embeddings e JOIN catalog_items i ON i.id = e.catalog_item_id WHERE i.slug = 'sso'
+                """, as: String.self) == "Single Sign-On")
+            let first = try await embeddedAt(db)
+
+            // Another engine (a new analyser, nothing in memory) loads them rather than embedding again.
+            _ = try await ProfileEngineTests.ingest(db, [[Events.page("e2", "https://acme.com/", minute: 0)]], chat: [
+                "conversationId": "conv-e2", "anonymousId": "e2",
+                "messages": [["role": "user", "text": "our agents answer the same questions all day", "timestamp": Events.at(1)]],
+            ], engine: hybrid)
+            #expect(try await embeddedAt(db) == first)
+
+            // A changed item is embedded again by the re-map its import leaves; the others are kept.
+            let update = #"{"items": [{"slug": "sso", "name": "Single Sign-On", "category": "security", "keywords": ["log in once"], "url_patterns": ["/products/sso*"]}]}"#
+            _ = try await CatalogImportTests.importer().importCatalog(text: update, format: .json, siteSlug: "acme", dryRun: false, client: db.client)
+            let engine = try EngineHarness(db: db, hybrid)
+            let worker = CatalogRemapWorker(client: db.client, analyzer: engine.components.analyzers.reanalysis,
+                                            embeddings: engine.processor.interests.embeddings, scoring: InterestScoring(), logger: TestDatabase.logger)
+            while try await worker.runNext() != nil {}
+            let after = try await embeddedAt(db)
+            #expect(after.filter { $0.key != "sso" } == first.filter { $0.key != "sso" })
+            #expect(try #require(after["sso"]) > (try #require(first["sso"])))
+            #expect(try await db.scalar("""
+                SELECT 'log in once' = ANY(e.texts) FROM catalog_item_embeddings e JOIN catalog_items i ON i.id = e.catalog_item_id
+                WHERE i.slug = 'sso'
+                """, as: Bool.self) == true)
+        }
+    }
+
     @Test func a_broken_model_folder_or_exemplar_file_stops_the_engine_at_start() async throws {
         try await TestDatabase.with { db in
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("broken-model-\(UUID().uuidString)")

@@ -19,7 +19,8 @@ struct EngineComponents: Sendable {
             registry: environment.fields,
             sessionizer: Sessionizer(timeout: TimeInterval(config.sessionTimeoutMinutes * 60)),
             scoring: try LeadScoringConfig.load(path: config.scoringFile, registry: environment.fields),
-            interests: InterestStep(analyzer: analyzers.live, scoring: interestScoring, logger: environment.logger),
+            interests: InterestStep(analyzer: analyzers.live, embeddings: analyzers.stored.map { CatalogEmbeddingStore(analyzer: $0, logger: environment.logger) },
+                                    scoring: interestScoring, logger: environment.logger),
             logger: environment.logger)
     }
 }

@@ -32,7 +32,8 @@ public enum EngineService: ServiceEntry {
                                              timeZones: config.analyticsTimeZones, intervalSeconds: config.analyticsRefreshSeconds,
                                              days: config.analyticsRefreshDays, journeyIntervalSeconds: config.analyticsJourneyRefreshSeconds,
                                              logger: environment.logger)
-        let remaps = CatalogRemapWorker(client: client, analyzer: components.analyzers.reanalysis, scoring: components.interestScoring,
+        let remaps = CatalogRemapWorker(client: client, analyzer: components.analyzers.reanalysis,
+                                        embeddings: components.processor.interests.embeddings, scoring: components.interestScoring,
                                         logger: environment.logger)
         let erasureSignal = WakeSignal()
         let erasureListener = NotificationListener(database: environment.common.database, channel: NotificationChannel.erasureRequested.rawValue,

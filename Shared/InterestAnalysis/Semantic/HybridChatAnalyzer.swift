@@ -38,6 +38,19 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
         return try await cache.catalog(for: catalog) { try await SemanticCatalog.embed($0, with: embedder, background: background) }
     }
 
+    /// Whether the catalog's item vectors are in memory already.
+    public func hasSemanticCatalog(_ catalog: Catalog) async -> Bool { await cache.contains(catalog) }
+
+    /// Puts the catalog's item vectors in memory, embedding only the items `known` has no vectors
+    /// for (vectors stored earlier for exactly the item's current texts, by slug); returns the
+    /// catalog, whose `embedded` names the items that were embedded now.
+    @discardableResult
+    public func prepareSemanticCatalog(_ catalog: Catalog, known: [String: [[Float]]]) async throws -> SemanticCatalog {
+        let embedder = self.embedder
+        let background = try await exemplars.vectors()
+        return try await cache.catalog(for: catalog) { try await SemanticCatalog.embed($0, with: embedder, background: background, known: known) }
+    }
+
     private func intentClassifier() async throws -> ExemplarIntentClassifier {
         let (vectors, regression) = try await exemplars.model()
         return ExemplarIntentClassifier(exemplars: exemplars.exemplars.exemplars, vectors: vectors, regression: regression, parameters: parameters)

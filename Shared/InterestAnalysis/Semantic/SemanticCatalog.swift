@@ -19,10 +19,12 @@ public struct SemanticCatalog: Sendable {
 
     public let modelName: String
     public let items: [Item]
+    /// Slugs of the items this value embedded itself (the others came from `known`).
+    public let embedded: Set<String>
 
     /// The texts of an item that are embedded: "name: description" first, then each name and
     /// each keyword and synonym.
-    static func texts(of item: CatalogItem) -> [String] {
+    public static func texts(of item: CatalogItem) -> [String] {
         var texts: [String] = []
         if let description = item.description, !description.isEmpty { texts.append("\(item.name): \(description)") }
         texts += CatalogIndex.names(item.name) + item.keywords + item.synonyms
@@ -41,21 +43,33 @@ public struct SemanticCatalog: Sendable {
         return second < 0 ? best : 0.8 * best + 0.2 * second
     }
 
-    /// Embeds every active item of the catalog and measures each against the background sentences.
-    public static func embed(_ catalog: Catalog, with embedder: any SentenceEmbedder, background: [[Float]]) async throws -> SemanticCatalog {
+    /// Embeds every active item of the catalog (except those `known` already holds vectors of,
+    /// by slug, for exactly their current `texts(of:)`) and measures each against the background.
+    public static func embed(_ catalog: Catalog, with embedder: any SentenceEmbedder, background: [[Float]],
+                             known: [String: [[Float]]] = [:]) async throws -> SemanticCatalog {
         let active = catalog.activeItems
         let texts = active.map(Self.texts(of:))
-        let vectors = try await embedder.embed(texts.flatMap { $0 })
-        var items: [Item] = []
+        let missing = zip(active, texts).filter { item, texts in known[item.slug]?.count != texts.count }
+        let embedded = try await embedder.embed(missing.flatMap(\.1))
+        var fresh: [String: [[Float]]] = [:]
         var offset = 0
-        for (item, itemTexts) in zip(active, texts) {
-            let itemVectors = Array(vectors[offset..<offset + itemTexts.count])
+        for (item, itemTexts) in missing {
+            fresh[item.slug] = Array(embedded[offset..<offset + itemTexts.count])
             offset += itemTexts.count
+        }
+        var items: [Item] = []
+        for (item, itemTexts) in zip(active, texts) {
+            guard let itemVectors = fresh[item.slug] ?? known[item.slug] else { continue }
             let scores = background.map { similarity($0, itemVectors) }
             items.append(Item(target: .item(item.slug), texts: itemTexts, vectors: itemVectors,
                               backgroundMean: Vectors.mean(scores), backgroundDeviation: max(0.02, Vectors.standardDeviation(scores))))
         }
-        return SemanticCatalog(modelName: embedder.modelName, items: items)
+        return SemanticCatalog(modelName: embedder.modelName, items: items, embedded: Set(fresh.keys))
+    }
+
+    /// The vectors of one item, by slug (for storing them).
+    public func vectors(of slug: String) -> [[Float]]? {
+        items.first { $0.target == .item(slug) }?.vectors
     }
 
     /// For one span: each item's raw similarity and how many background deviations it stands above

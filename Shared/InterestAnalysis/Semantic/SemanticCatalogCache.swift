@@ -15,6 +15,8 @@ actor SemanticCatalogCache {
         catalog.activeItems.map { "\($0.slug)\u{1}\(SemanticCatalog.texts(of: $0).joined(separator: "\u{1}"))" }.joined(separator: "\u{2}")
     }
 
+    func contains(_ catalog: Catalog) -> Bool { entries[Self.key(catalog)] != nil }
+
     func catalog(for catalog: Catalog, embed: @Sendable (Catalog) async throws -> SemanticCatalog) async throws -> SemanticCatalog {
         let key = Self.key(catalog)
         if let cached = entries[key] { return cached }

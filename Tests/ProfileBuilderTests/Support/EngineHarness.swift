@@ -10,6 +10,7 @@ struct EngineHarness {
     let db: TestDatabase
     let worker: QueueWorker
     let processor: BatchProcessor
+    let components: EngineComponents
 
     /// The engine as its settings build it (EngineComponents), with the repository's config files;
     /// `extra` adds or overrides settings (EMBEDDING_MODEL_DIR for the hybrid analyser).
@@ -18,7 +19,7 @@ struct EngineHarness {
         let files = ["LEAD_SCORING_FILE": RepositoryPaths.root.appendingPathComponent("config/lead_scoring.yaml").path,
                      "INTENT_EXEMPLARS_FILE": RepositoryPaths.root.appendingPathComponent("config/intent-exemplars.txt").path]
         let environment = try db.serviceEnvironment(EngineService.name, files.merging(extra) { _, override in override })
-        let components = try EngineComponents(environment)
+        components = try EngineComponents(environment)
         processor = components.processor
         worker = QueueWorker(client: db.client, processor: processor, config: components.config, signal: WakeSignal(),
                              metrics: environment.metrics, logger: TestDatabase.logger)

@@ -15,10 +15,10 @@ final class CatalogRemapWorker: Service, Sendable {
     private let intervalSeconds: Int
     private let logger: Logger
 
-    init(client: PostgresClient, analyzer: any ChatAnalyzer = OfflineChatAnalyzer(), scoring: InterestScoring, intervalSeconds: Int = 2,
-         logger: Logger) {
+    init(client: PostgresClient, analyzer: any ChatAnalyzer = OfflineChatAnalyzer(), embeddings: CatalogEmbeddingStore? = nil,
+         scoring: InterestScoring, intervalSeconds: Int = 2, logger: Logger) {
         self.client = client
-        self.remapper = CatalogRemapper(analyzer: analyzer, scoring: scoring, logger: logger)
+        self.remapper = CatalogRemapper(analyzer: analyzer, embeddings: embeddings, scoring: scoring, logger: logger)
         self.intervalSeconds = intervalSeconds
         self.logger = logger
     }

@@ -17,11 +17,14 @@ struct CatalogRemapper: Sendable {
 
     /// The engine's local analyser (keyword or hybrid): evidence it found is re-made with it.
     let analyzer: any ChatAnalyzer
+    /// Stores the changed items' new vectors before messages are matched against them.
+    let embeddings: CatalogEmbeddingStore?
     let scoring: InterestScoring
     let logger: Logger
 
-    init(analyzer: any ChatAnalyzer = OfflineChatAnalyzer(), scoring: InterestScoring, logger: Logger) {
+    init(analyzer: any ChatAnalyzer = OfflineChatAnalyzer(), embeddings: CatalogEmbeddingStore? = nil, scoring: InterestScoring, logger: Logger) {
         self.analyzer = analyzer
+        self.embeddings = embeddings
         self.scoring = scoring
         self.logger = logger
     }
@@ -46,6 +49,7 @@ struct CatalogRemapper: Sendable {
         guard !changed.isEmpty else { return outcome }
         let catalog = try await CatalogStore(logger: logger).load(siteID: siteID, on: tx)
         let index = CatalogIndex(catalog: catalog)
+        try await embeddings?.prepare(siteID: siteID, catalog: catalog, on: tx)
         let itemIDs = changed.compactMap { if case .item(let slug) = $0 { catalog.item(slug)?.id } else { nil } }
         let categoryIDs = changed.compactMap { if case .category(let slug) = $0 { catalog.category(slug)?.id } else { nil } }
         let store = InterestStore(scoring: scoring, logger: logger)

@@ -19,6 +19,8 @@ struct ChatAnalyzerSetup: Sendable {
     /// Analyses stored messages again after a catalog change: never the LLM, which would be
     /// thousands of calls inside one re-map transaction.
     let reanalysis: any ChatAnalyzer
+    /// The hybrid analyser whose catalog vectors are stored in PostgreSQL (the one live batches use).
+    let stored: HybridChatAnalyzer?
 
     init(environment env: EnvironmentReader, logger: Logger) throws {
         let local: any ChatAnalyzer
@@ -42,6 +44,7 @@ struct ChatAnalyzerSetup: Sendable {
             logger.info("chat analyser: hybrid on an embeddings endpoint", metadata: ["model": "\(config.model)"])
         }
         reanalysis = semantic
+        stored = semantic as? HybridChatAnalyzer
         if let config = try LLMConfig(environment: env) {
             live = LLMChatAnalyzer(config: config, fallback: semantic, logger: logger)
         } else {

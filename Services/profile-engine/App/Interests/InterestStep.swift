@@ -12,10 +12,13 @@ struct InterestStep: Sendable {
     let store: InterestStore
     let scoring: InterestScoring
     let catalogs: CatalogCache
+    /// The stored catalog vectors of the hybrid analyser, when the engine runs one.
+    let embeddings: CatalogEmbeddingStore?
     let logger: Logger
 
-    init(analyzer: any ChatAnalyzer, scoring: InterestScoring, logger: Logger) {
+    init(analyzer: any ChatAnalyzer, embeddings: CatalogEmbeddingStore? = nil, scoring: InterestScoring, logger: Logger) {
         self.analyzer = analyzer
+        self.embeddings = embeddings
         self.scoring = scoring
         self.store = InterestStore(scoring: scoring, logger: logger)
         self.catalogs = CatalogCache(logger: logger)
@@ -32,6 +35,12 @@ struct InterestStep: Sendable {
         var indexes: [Int64: CatalogIndex] = [:]
         for site in Set(events.map(\.siteID)) { indexes[site] = try await catalogs.index(siteID: site, on: tx) }
         let catalogued = indexes.filter { !$0.value.catalog.items.isEmpty || !$0.value.catalog.categories.isEmpty }
+        if let embeddings {
+            let chatSites = Set(events.filter { $0.type == "chat" }.map(\.siteID))
+            for (site, index) in catalogued where chatSites.contains(site) {
+                try await embeddings.prepare(siteID: site, catalog: index.catalog, on: tx)
+            }
+        }
         var touched = Set(resolution.merges.map(\.winner))
         touched.formUnion(try await analyzeChat(events, indexes: indexes, profiles: &profiles, registry: registry, on: tx))
         if !catalogued.isEmpty {
