@@ -128,7 +128,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "bench-interests",
-            dependencies: ["ProfileModel", "InterestAnalysis"],
+            dependencies: ["ProfileModel", "InterestAnalysis", "TextEmbedding"],
             path: "Benchmarks/InterestBench",
             swiftSettings: swiftSettings
         ),

@@ -1,19 +1,24 @@
 import Foundation
 import InterestAnalysis
 import ProfileModel
+import TextEmbedding
 
-// `bench-interests [--items N] [--messages N]`: messages analysed per second by the offline
-// analyser against a synthetic catalog of N items (default 500) built from the demo catalog's
-// vocabulary, so that phrases overlap as they do in a real catalog. Run with `-c release`.
+// `bench-interests [--analyzer keyword|hybrid] [--items N] [--messages N]`: messages analysed per
+// second against a synthetic catalog of N items (default 500) built from the demo catalog's
+// vocabulary, so that phrases overlap as they do in a real catalog; for the hybrid analyser also
+// the time to embed the catalog and the process's resident memory with the model loaded. One
+// core (OPENBLAS_NUM_THREADS=1). Run with `-c release`.
 var itemCount = 500
 var messageCount = 20_000
+var analyzerName = "keyword"
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--items": itemCount = Int(arguments.next() ?? "") ?? itemCount
     case "--messages": messageCount = Int(arguments.next() ?? "") ?? messageCount
+    case "--analyzer": analyzerName = arguments.next() ?? analyzerName
     default:
-        print("usage: bench-interests [--items N] [--messages N]")
+        print("usage: bench-interests [--analyzer keyword|hybrid] [--items N] [--messages N]")
         exit(2)
     }
 }
@@ -42,14 +47,49 @@ let buildStart = ContinuousClock.now
 let index = CatalogIndex(catalog: catalog)
 let buildTime = ContinuousClock.now - buildStart
 
-let analyzer = OfflineChatAnalyzer()
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// VmRSS of this process, in MiB.
+func residentMiB() -> Double {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+    return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+}
+
+print("catalog: \(catalog.items.count) items, \(catalog.categories.count) categories; index built in \(buildTime)")
+let analyzer: any ChatAnalyzer
+switch analyzerName {
+case "keyword": analyzer = OfflineChatAnalyzer()
+case "hybrid":
+    let before = residentMiB()
+    let directory = ProcessInfo.processInfo.environment["EMBEDDING_MODEL_DIR"] ?? ".models/all-MiniLM-L6-v2"
+    let embedder = try MiniLMEmbedder(modelDirectory: URL(fileURLWithPath: directory))
+    let hybrid = HybridChatAnalyzer(embedder: embedder, exemplars: try IntentExemplars(contentsOf: URL(fileURLWithPath: "config/intent-exemplars.txt")))
+    let exemplarStart = ContinuousClock.now
+    _ = await hybrid.analyze([ChatTurn(role: .user, text: "hello")], catalog: CatalogIndex(catalog: .empty))
+    let exemplarTime = ContinuousClock.now - exemplarStart
+    let embedStart = ContinuousClock.now
+    let semantic = try await hybrid.prepareSemanticCatalog(catalog, known: [:])
+    let embedTime = ContinuousClock.now - embedStart
+    let texts = semantic.items.map(\.texts.count).reduce(0, +)
+    print(String(format: "model loaded: RSS %.0f MiB (%.0f MiB before loading); exemplars embedded and regression trained in %.2f s",
+                 residentMiB(), before, seconds(exemplarTime)))
+    print(String(format: "catalog embedded: %d items, %d texts in %.2f s (%.0f texts/s)", semantic.items.count, texts, seconds(embedTime),
+                 Double(texts) / seconds(embedTime)))
+    analyzer = hybrid
+default:
+    print("unknown analyser \(analyzerName)")
+    exit(2)
+}
+
+// Conversations of one message each, as the engine sees a chat event's new visitor messages.
 var mentions = 0
 let start = ContinuousClock.now
 for n in 0..<messageCount {
-    mentions += analyzer.analyze(messages[n % messages.count], catalog: index).mentions.count
+    mentions += await analyzer.analyze([ChatTurn(role: .user, text: messages[n % messages.count])], catalog: index).messages[0].mentions.count
 }
-let elapsed = ContinuousClock.now - start
-let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-print("catalog: \(catalog.items.count) items, \(catalog.categories.count) categories; index built in \(buildTime)")
+let elapsed = seconds(ContinuousClock.now - start)
 print("analysed \(messageCount) messages (\(messages.count) distinct, avg \(messages.map(\.count).reduce(0, +) / max(1, messages.count)) chars) in "
-      + String(format: "%.2f s: %.0f messages/s (%d mentions)", seconds, Double(messageCount) / seconds, mentions))
+      + String(format: "%.2f s: %.0f messages/s (%d mentions); RSS %.0f MiB", elapsed, Double(messageCount) / elapsed, mentions, residentMiB()))

@@ -213,6 +213,36 @@ import Testing
         }
     }
 
+    @Test func interests_fade_in_the_periodic_rescoring_without_new_evidence() async throws {
+        try await TestDatabase.with { db in
+            try await Self.prepare(db)
+            // A chat mention two chat half-lives (2 × 30 days) ago, and nothing since.
+            let then = Date().addingTimeInterval(-60 * 86_400).formatted(Events.style)
+            var view = Events.page("quiet", "https://acme.com/", minute: 0)
+            view["timestamp"] = then
+            let engine = try await ProfileEngineTests.ingest(db, [[view]], chat: [
+                "conversationId": "conv-q", "anonymousId": "quiet",
+                "messages": [["role": "user", "text": "How much is Lumen CRM for 12 reps?", "timestamp": then]],
+            ])
+            let profile = try #require(try await engine.profile("anonymous_id", "quiet"))
+            // Applied live, the evidence is as strong as when it was said.
+            let before = try #require(try await confidence(db, profile, item: "lumen-crm"))
+            #expect(before >= 0.5)
+            #expect(try await db.scalar("SELECT interest_tags FROM visitor_profiles WHERE id = \(profile)", as: [String].self)?.contains("lumen-crm") == true)
+            let changesBefore = try #require(try await db.scalar("SELECT count(*)::int FROM profile_changes WHERE profile_id = \(profile)", as: Int.self))
+
+            _ = try await db.client.withConnection { connection in try await engine.processor.rescore([profile], on: connection) }
+            // Two half-lives later: a quarter (0.5²) of it, and below the tag threshold.
+            let after = try #require(try await confidence(db, profile, item: "lumen-crm"))
+            #expect(abs(after / before - 0.25) < 0.01, "\(before) → \(after)")
+            #expect(try await db.scalar("SELECT interest_tags FROM visitor_profiles WHERE id = \(profile)", as: [String].self)?.contains("lumen-crm") == false)
+            #expect(try await db.scalar("""
+                SELECT count(*)::int FROM profile_changes WHERE profile_id = \(profile) AND changes->'fields' ? 'interest_tags'
+                """, as: Int.self) ?? 0 > 0)
+            #expect(try await db.scalar("SELECT count(*)::int FROM profile_changes WHERE profile_id = \(profile)", as: Int.self) ?? 0 > changesBefore)
+        }
+    }
+
     @Test func a_catalog_update_remaps_affected_interests() async throws {
         try await TestDatabase.with { db in
             try await Self.prepare(db)

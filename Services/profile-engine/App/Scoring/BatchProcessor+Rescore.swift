@@ -3,17 +3,22 @@ import Logging
 import PostgresNIO
 import ServiceKit
 
-/// Scores decay with time (intent and engagement points have a half-life), so a visitor who does
-/// nothing still cools down: the engine recomputes every profile's scores periodically, not only
-/// when an event arrives.
+/// Scores and interests decay with time (intent and engagement points and interest evidence have
+/// half-lives), so a visitor who does nothing still cools down: the engine recomputes every
+/// profile's scores, interest confidences and interest_tags periodically, not only when an event
+/// arrives.
 extension BatchProcessor {
-    /// Recomputes the scores (and stage) of `ids` from their stored state, writes the profiles whose
-    /// lead score, engagement score or stage changed, with their change-log rows. Returns how many changed.
-    func rescore(_ ids: [UUID], on tx: PostgresConnection) async throws -> Int {
+    /// Recomputes the scores (and stage) and the interests of `ids` from their stored state, writes
+    /// the profiles whose lead score, engagement score, stage or interest tags changed, with their
+    /// change-log rows. Returns how many changed.
+    func rescore(_ ids: [UUID], now: Date = Date(), on tx: PostgresConnection) async throws -> Int {
         var profiles = try await loadProfiles(Set(ids), created: [], on: tx)
         let before = profiles.mapValues { [$0.stage, "\($0.leadScore)", "\($0.engagementScore)"] }
+        // Interests fade too: confidences and interest_tags as of now, not as of the last evidence.
+        let fadedTags = try await interests.store.recompute(Set(ids).filter { profiles[$0] != nil }, now: now, on: tx)
+        for id in fadedTags { profiles[id]?.changedFields.insert("interest_tags") }
         try await applyScores(&profiles, on: tx)
-        let changed = profiles.values.filter { before[$0.id] != [$0.stage, "\($0.leadScore)", "\($0.engagementScore)"] }
+        let changed = profiles.values.filter { before[$0.id] != [$0.stage, "\($0.leadScore)", "\($0.engagementScore)"] || fadedTags.contains($0.id) }
         guard !changed.isEmpty else { return 0 }
         try await writeProfiles(changed, on: tx)
         _ = try await recordChanges(changed, merges: [], alsoChanged: [], on: tx)
