@@ -11,14 +11,17 @@ import TextEmbedding
 var itemCount = 500
 var messageCount = 20_000
 var analyzerName = "keyword"
+/// Conversations (of one message each) per analyser call, as one engine batch hands them over.
+var perCall = 1
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--items": itemCount = Int(arguments.next() ?? "") ?? itemCount
     case "--messages": messageCount = Int(arguments.next() ?? "") ?? messageCount
     case "--analyzer": analyzerName = arguments.next() ?? analyzerName
+    case "--per-call": perCall = max(1, Int(arguments.next() ?? "") ?? perCall)
     default:
-        print("usage: bench-interests [--analyzer keyword|hybrid] [--items N] [--messages N]")
+        print("usage: bench-interests [--analyzer keyword|hybrid] [--items N] [--messages N] [--per-call N]")
         exit(2)
     }
 }
@@ -87,9 +90,24 @@ default:
 // Conversations of one message each, as the engine sees a chat event's new visitor messages.
 var mentions = 0
 let start = ContinuousClock.now
-for n in 0..<messageCount {
-    mentions += await analyzer.analyze([ChatTurn(role: .user, text: messages[n % messages.count])], catalog: index).messages[0].mentions.count
+for first in stride(from: 0, to: messageCount, by: perCall) {
+    let conversations = (first..<min(messageCount, first + perCall)).map { [ChatTurn(role: .user, text: messages[$0 % messages.count])] }
+    for analysis in await analyzer.analyze(conversations: conversations, catalog: index) { mentions += analysis.messages[0].mentions.count }
 }
 let elapsed = seconds(ContinuousClock.now - start)
 print("analysed \(messageCount) messages (\(messages.count) distinct, avg \(messages.map(\.count).reduce(0, +) / max(1, messages.count)) chars) in "
-      + String(format: "%.2f s: %.0f messages/s (%d mentions); RSS %.0f MiB", elapsed, Double(messageCount) / elapsed, mentions, residentMiB()))
+      + String(format: "%.2f s, %d per call: %.0f messages/s (%d mentions); RSS %.0f MiB", elapsed, perCall, Double(messageCount) / elapsed, mentions, residentMiB()))
+
+if analyzerName == "hybrid", let hybrid = analyzer as? HybridChatAnalyzer, let model = hybrid.embedder as? MiniLMEmbedder {
+    // The embedding alone: each distinct message on its own, then all of them in one call.
+    let single = ContinuousClock.now
+    for message in messages { _ = model.embedOnCurrentThread([message]) }
+    let singleTime = seconds(ContinuousClock.now - single)
+    let batched = ContinuousClock.now
+    _ = model.embedOnCurrentThread(messages)
+    let batchedTime = seconds(ContinuousClock.now - batched)
+    let tokens = messages.map { model.tokenizer.tokenIDs($0).count }.reduce(0, +)
+    print(String(format: "embedding alone: %.1f ms a message one by one, %.1f ms batched (%d messages, %.0f tokens each)",
+                 singleTime * 1000 / Double(messages.count), batchedTime * 1000 / Double(messages.count), messages.count,
+                 Double(tokens) / Double(messages.count)))
+}

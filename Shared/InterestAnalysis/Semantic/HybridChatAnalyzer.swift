@@ -63,6 +63,19 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
         let text: String
     }
 
+    /// Every message is analysed on its own (its conversation only decides where its analysis
+    /// goes), so the messages of many conversations share one embedding call.
+    public func analyze(conversations: [[ChatTurn]], catalog: CatalogIndex) async -> [ChatAnalysis] {
+        let all = await analyze(conversations.flatMap { $0 }, catalog: catalog)
+        var result: [ChatAnalysis] = []
+        var offset = 0
+        for conversation in conversations {
+            result.append(ChatAnalysis(messages: Array(all.messages[offset..<offset + conversation.count]), detector: all.detector))
+            offset += conversation.count
+        }
+        return result
+    }
+
     public func analyze(_ messages: [ChatTurn], catalog: CatalogIndex) async -> ChatAnalysis {
         var analyses = messages.map { $0.role == .user ? lexical.analyze($0.text, catalog: catalog) : .empty }
         let tokens = messages.map { $0.role == .user ? TextNormalizer.tokens($0.text) : [] }
@@ -89,7 +102,10 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
         do {
             intents = try await intentClassifier()
             semantic = catalog.catalog.activeItems.isEmpty ? nil : try await semanticCatalog(catalog.catalog)
-            vectors = try await embedder.embed(spans.map(\.text))
+            // A one-clause message is its own sentence and clause: each distinct text is embedded once.
+            let distinct = Array(Set(spans.map(\.text)))
+            let embedded = Dictionary(uniqueKeysWithValues: zip(distinct, try await embedder.embed(distinct)))
+            vectors = spans.map { embedded[$0.text] ?? [] }
         } catch {
             if let fallback { return await fallback.analyze(messages, catalog: catalog) }
             return ChatAnalysis(messages: analyses, detector: OfflineChatAnalyzer.detector)

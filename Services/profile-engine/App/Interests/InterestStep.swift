@@ -84,10 +84,16 @@ struct InterestStep: Sendable {
         var intents: [InterestStore.IntentRow] = []
         var rejections: [(siteID: Int64, profileID: UUID, field: String, reason: String, eventID: Int64?)] = []
         var touched = Set<UUID>()
+        // All conversations of a site in one call (the hybrid analyser embeds them together).
         let conversations = Dictionary(grouping: messages, by: { "\($0.siteID)/\($0.conversationID)" })
-        for key in conversations.keys.sorted() {
-            guard let group = conversations[key], let first = group.first, let index = indexes[first.siteID] else { continue }
-            let analysis = await analyzer.analyze(group.map { ChatTurn(role: .user, text: $0.text) }, catalog: index)
+        var analysed: [(group: [StoredMessage], analysis: ChatAnalysis, index: CatalogIndex)] = []
+        for (site, keys) in Dictionary(grouping: conversations.keys.sorted(), by: { conversations[$0]?.first?.siteID ?? 0 }).sorted(by: { $0.key < $1.key }) {
+            guard let index = indexes[site] else { continue }
+            let groups = keys.compactMap { conversations[$0] }
+            let analyses = await analyzer.analyze(conversations: groups.map { $0.map { ChatTurn(role: .user, text: $0.text) } }, catalog: index)
+            analysed += zip(groups, analyses).map { ($0, $1, index) }
+        }
+        for (group, analysis, index) in analysed {
             for (message, result) in zip(group, analysis.messages) {
                 let topIntent = result.intents.first?.intent.rawValue
                 var topItem: Int64?
