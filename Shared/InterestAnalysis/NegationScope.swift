@@ -15,6 +15,9 @@ struct NegationScope: Sendable {
 
     static let indirectQuestionVerbs: Set<String> = Set(["see", "check", "know", "wonder", "wondering", "ask", "tell", "confirm", "whether", "sure"].map(Stemmer.stem))
 
+    static let questionStarts: Set<String> = ["what", "whats", "how", "hows", "which", "when", "whens", "can", "could", "does", "do", "is",
+                                              "are", "would", "will", "should", "whos", "who"]
+
     /// The clauses (by index) that contain a rejection.
     let rejectingClauses: Set<Int>
     let hypotheticalClauses: Set<Int>
@@ -27,9 +30,13 @@ struct NegationScope: Sendable {
         }
         rejecting.formUnion(Self.fixedRejections.hits(in: tokens).map { tokens[$0.start].clause })
         rejectingClauses = rejecting
-        // "see if", "check if", "wondering if" ask a question about now: no possibility is being weighed.
+        // "see if", "check if", "wondering if" ask a question about now, and so does a question with
+        // a condition ("what's the rate if we pay monthly"): no possibility is being weighed.
         hypotheticalClauses = Set(Self.hypotheticals.hits(in: tokens).filter { hit in
-            !(tokens[hit.start].text == "if" && hit.start > 0 && Self.indirectQuestionVerbs.contains(tokens[hit.start - 1].stem))
+            guard tokens[hit.start].text == "if", hit.start > 0 else { return true }
+            if Self.indirectQuestionVerbs.contains(tokens[hit.start - 1].stem) { return false }
+            let clauseStart = tokens[..<hit.start].lastIndex { $0.clause != tokens[hit.start].clause }.map { $0 + 1 } ?? 0
+            return !(clauseStart < hit.start && Self.questionStarts.contains(tokens[clauseStart].text))
         }.map { tokens[$0.start].clause })
     }
 
