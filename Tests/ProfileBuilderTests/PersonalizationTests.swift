@@ -61,6 +61,11 @@ struct PersonalizationTests {
         try await db.client.query(
             "INSERT INTO chat_intents (site_id, profile_id, conversation_id, intent, confidence) VALUES (1, \(target), 'c1', 'pricing_inquiry', 0.9)",
             logger: TestDatabase.logger)
+        try await db.client.query(
+            """
+            INSERT INTO chat_intents (site_id, profile_id, conversation_id, intent, confidence, details)
+            VALUES (1, \(target), 'c1', 'pain_point', 0.6, '{"pain_points": ["reports take hours in Excel"]}')
+            """, logger: TestDatabase.logger)
     }
 
     @Test func test_content_recommendations() async throws {
@@ -105,6 +110,14 @@ struct PersonalizationTests {
                 #expect(summary.hasPrefix("Visitor stage: mql (lead score 62)."))
                 #expect(summary.contains("email = ann@acme.com"))
                 #expect(summary.contains("Recent intents: pricing_inquiry."))
+                #expect(summary.contains("Pain points, in their words: \"reports take hours in Excel\"."))
+                #expect(context.json["pain_points"] as? [String] == ["reports take hours in Excel"])
+                // The profile document shows the same.
+                let document = try await client.call(.get, "/v1/profiles/\(Self.target)", token: reader)
+                let chat = try #require(document.json["chat"] as? [String: Any])
+                #expect((chat["intents"] as? [[String: Any]])?.map { $0["intent"] as? String } == ["pricing_inquiry"])
+                #expect((chat["intents"] as? [[String: Any]])?.first?["mentions"] as? Int == 1)
+                #expect((chat["pain_points"] as? [[String: Any]])?.map { $0["text"] as? String } == ["reports take hours in Excel"])
                 #expect(summary.contains("Do not ask again for: email, name, job_title."))
                 #expect((context.json["known"] as? [[String: Any]])?.first?["description"] as? String == "The visitor's work or personal email address.")
                 let holdout = context.json["holdout"] as? Bool ?? false

@@ -3,7 +3,7 @@ import Foundation
 import ProfileModel
 
 /// A compact, prompt-ready summary of a visitor for the chat agent: what is known (with each
-/// field's description from profile_fields.yaml), top interests, recent intents, stage and
+/// field's description from profile_fields.yaml), top interests, recent intents and pain points, stage and
 /// score, what to recommend next and what not to ask again — bounded to `maxCharacters`.
 struct PersonalizationContext: Sendable {
     let registry: FieldRegistry
@@ -31,6 +31,7 @@ struct PersonalizationContext: Sendable {
             return (name, interest["confidence"]?.doubleValue ?? 0)
         }
         let recommended = holdout ? [] : (recommendations?["items"]?.arrayValue ?? []).prefix(3).compactMap { $0["item"]?.stringValue }
+        let painPoints = (profile["chat"]?["pain_points"]?.arrayValue ?? []).prefix(3).compactMap { $0["text"]?.stringValue }.map { String($0.prefix(160)) }
         let stage = profile["stage"]?.stringValue ?? "anonymous"
         let score = profile["lead_score"]?.intValue ?? 0
 
@@ -39,6 +40,7 @@ struct PersonalizationContext: Sendable {
         if !known.isEmpty { lines.append("Known: " + known.map { "\($0.0) = \($0.2)" }.joined(separator: "; ") + ".") }
         if !interests.isEmpty { lines.append("Interested in: " + interests.map { "\($0.0) (\(String(format: "%.2f", $0.1)))" }.joined(separator: ", ") + ".") }
         if !intents.isEmpty { lines.append("Recent intents: " + intents.joined(separator: ", ") + ".") }
+        if !painPoints.isEmpty { lines.append("Pain points, in their words: " + painPoints.map { "\"\($0)\"" }.joined(separator: "; ") + ".") }
         if !recommended.isEmpty { lines.append("Suggest next: " + recommended.joined(separator: ", ") + ".") }
         if !known.isEmpty { lines.append("Do not ask again for: " + known.map(\.0).joined(separator: ", ") + ".") }
         let missing = registry.fields.filter { fields[$0.name] == nil && $0.type != .leadScore && $0.type != .engagementScore && $0.type != .interestTags }
@@ -57,6 +59,7 @@ struct PersonalizationContext: Sendable {
             "known": .array(known.map { ["field": .string($0.0), "description": .string($0.1), "value": .string($0.2)] }),
             "interests": .array(interests.map { ["name": .string($0.0), "confidence": .number($0.1)] }),
             "intents": .array(intents.map(JSONValue.string)),
+            "pain_points": .array(painPoints.map(JSONValue.string)),
             "recommended": .array(recommended.map(JSONValue.string)),
             "do_not_ask": .array(known.map { .string($0.0) }),
             "summary": .string(summary),

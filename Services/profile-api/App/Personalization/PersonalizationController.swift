@@ -48,7 +48,7 @@ struct PersonalizationController: Sendable {
     private func recentIntents(_ profile: UUID, logger: Logger) async throws -> [String] {
         let rows = try await client.query(
             """
-            SELECT intent FROM chat_intents WHERE profile_id = \(profile) AND detected_at > now() - interval '90 days'
+            SELECT intent FROM chat_intents WHERE profile_id = \(profile) AND detected_at > now() - interval '90 days' AND intent <> 'pain_point'
             GROUP BY intent ORDER BY max(detected_at) DESC LIMIT 5
             """, logger: logger)
         var intents: [String] = []

@@ -1,7 +1,8 @@
 import PostgresNIO
 
 /// The SQL that renders one profile as the API's JSON document, built by Postgres in one round
-/// trip: fields, identities, scores, engagement, top interests and current segments.
+/// trip: fields, identities, scores, engagement, top interests, current segments, and what the
+/// visitor's chat showed (intents, pain points in their own words).
 enum ProfileDocument {
     /// Named fragment `profile_document` over alias `p` (visitor_profiles) and `s` (sites).
     static let select = """
@@ -25,7 +26,19 @@ enum ProfileDocument {
                                     WHERE it.profile_id = p.id AND NOT it.negated
                                     ORDER BY it.confidence DESC LIMIT 20) x), '[]'::jsonb),
             'segments', coalesce((SELECT jsonb_agg(sg.slug ORDER BY sg.slug) FROM segment_memberships m
-                                  JOIN segments sg ON sg.id = m.segment_id WHERE m.profile_id = p.id AND m.left_at IS NULL), '[]'::jsonb)
+                                  JOIN segments sg ON sg.id = m.segment_id WHERE m.profile_id = p.id AND m.left_at IS NULL), '[]'::jsonb),
+            'chat', jsonb_build_object(
+                'intents', coalesce((SELECT jsonb_agg(x.doc ORDER BY x.at DESC) FROM (
+                                        SELECT jsonb_build_object('intent', ci.intent, 'confidence', max(ci.confidence), 'mentions', count(*),
+                                                                  'last_detected_at', max(ci.detected_at)) AS doc, max(ci.detected_at) AS at
+                                        FROM chat_intents ci WHERE ci.profile_id = p.id AND ci.intent <> 'pain_point'
+                                        GROUP BY ci.intent ORDER BY max(ci.detected_at) DESC LIMIT 10) x), '[]'::jsonb),
+                'pain_points', coalesce((SELECT jsonb_agg(x.doc ORDER BY x.at DESC) FROM (
+                                        SELECT jsonb_build_object('text', t.text, 'conversation_id', ci.conversation_id,
+                                                                  'detected_at', ci.detected_at) AS doc, ci.detected_at AS at
+                                        FROM chat_intents ci CROSS JOIN LATERAL jsonb_array_elements_text(ci.details->'pain_points') AS t(text)
+                                        WHERE ci.profile_id = p.id AND ci.intent = 'pain_point'
+                                        ORDER BY ci.detected_at DESC LIMIT 10) x), '[]'::jsonb))
         )::text
         """
 }
