@@ -61,6 +61,53 @@ struct ExportTests {
         }
     }
 
+    /// Attack: a visitor names themselves so that the analyst's spreadsheet runs a formula.
+    @Test func a_visitor_s_formula_in_a_csv_export_is_made_inert() async throws {
+        try await TestDatabase.with { db in
+            try await db.client.query("INSERT INTO sites (slug, name, write_key) VALUES ('evil', 'Evil', 'wk_evil')", logger: TestDatabase.logger)
+            let hostile = ["=1+1", "+cmd|' /C calc'!A0", "-1+HYPERLINK(\"http://x.test\")", "@SUM(A1)", "\tcmd", "\rcmd"]
+            for (n, name) in hostile.enumerated() {
+                try await db.client.query(
+                    """
+                    INSERT INTO visitor_profiles (site_id, fields, stage, first_seen_at, last_seen_at)
+                    VALUES ((SELECT id FROM sites WHERE slug = 'evil'),
+                            jsonb_build_object('name', \(name), 'email', \("p\(n)@example.com"), 'phone', '+442079460958'), 'known', now(), now())
+                    """, logger: TestDatabase.logger)
+            }
+            let key = try await APIHarness(db: db).key([.profilesExport])
+            try await Self.runAPI(db) { client in
+                let export = try await client.call(.get, "/v1/exports/profiles?format=csv&mapping=default&site=evil", token: key)
+                #expect(export.status == .ok)
+                let text = String(decoding: export.body, as: UTF8.self)
+                let header = try #require(Self.lines(export.body).first?.split(separator: ",").map { String($0) })
+                let firstname = try #require(header.firstIndex(of: "name")), phone = try #require(header.firstIndex(of: "phone"))
+                // Every hostile name starts with an apostrophe in its cell; the phone stays readable.
+                for line in Self.lines(export.body).dropFirst() {
+                    let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }
+                    let cell = cells[firstname].hasPrefix("\"") ? String(cells[firstname].dropFirst()) : cells[firstname]
+                    #expect(cell.hasPrefix("'"), "\(line)")
+                    #expect(cells[phone] == "+442079460958", "\(line)")
+                }
+                #expect(!text.contains(",=1+1") && !text.contains(",+cmd") && !text.contains(",-1+HYPERLINK") && !text.contains(",@SUM"))
+            }
+        }
+    }
+
+    @Test func csv_cells_neutralise_formulas_but_keep_numbers_and_phones() {
+        #expect(CSVCell.encode("=1+1") == "'=1+1")
+        #expect(CSVCell.encode("+cmd|' /C calc'!A0") == "'+cmd|' /C calc'!A0")
+        #expect(CSVCell.encode("-1+HYPERLINK(\"x\")") == "\"'-1+HYPERLINK(\"\"x\"\")\"")
+        #expect(CSVCell.encode("@SUM(A1)") == "'@SUM(A1)")
+        #expect(CSVCell.encode("\tcmd") == "'\tcmd")
+        #expect(CSVCell.encode("\rcmd") == "\"'\rcmd\"")
+        #expect(CSVCell.encode("+442079460958") == "+442079460958")
+        #expect(CSVCell.encode("-12.5") == "-12.5")
+        #expect(CSVCell.encode("+1") == "+1")
+        #expect(CSVCell.encode("\r\n=1") == "\"'\r\n=1\"")
+        #expect(CSVCell.encode("-") == "'-")
+        #expect(CSVCell.encode("Ann, Lee") == "\"Ann, Lee\"")
+    }
+
     @Test func exports_json_and_ndjson_with_and_without_a_mapping() async throws {
         try await TestDatabase.with { db in
             try await ProfileAPITests.seed(db)

@@ -18,7 +18,7 @@ enum ExportFormat: String, Sendable, CaseIterable {
     /// What comes before the first row.
     func header(_ mapping: CRMMapping?) -> String {
         switch self {
-        case .csv: return (mapping?.columns ?? []).map { Self.csvCell($0.column) }.joined(separator: ",") + "\r\n"
+        case .csv: return (mapping?.columns ?? []).map { CSVCell.encode($0.column) }.joined(separator: ",") + "\r\n"
         case .json: return "["
         case .ndjson: return ""
         }
@@ -36,21 +36,12 @@ enum ExportFormat: String, Sendable, CaseIterable {
         let values = mapping.columns.map { $0.value(in: document) }
         switch self {
         case .csv:
-            return values.map(Self.csvCell).joined(separator: ",") + "\r\n"
+            return values.map(CSVCell.encode).joined(separator: ",") + "\r\n"
         case .json, .ndjson:
             let members = zip(mapping.columns, values).map { column, value in
                 JSONValue.string(column.column).description + ":" + (value.isEmpty ? "null" : JSONValue.string(value).description)
             }
             return separator + "{" + members.joined(separator: ",") + "}" + (self == .ndjson ? "\n" : "")
         }
-    }
-
-    /// RFC 4180 quoting. A cell starting with `=` or `@` is prefixed with `'` so a spreadsheet
-    /// does not run it as a formula (phone numbers keep their leading `+`).
-    static func csvCell(_ value: String) -> String {
-        var text = value
-        if let first = text.first, first == "=" || first == "@" { text = "'" + text }
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

@@ -40,8 +40,7 @@ struct ReportTable: Sendable {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: csv)))
     }
 
-    /// RFC 4180 CSV with a header row. Text cells that a spreadsheet would run as a formula are
-    /// prefixed with an apostrophe (paths and names come from visitors).
+    /// RFC 4180 CSV with a header row, cells as `CSVCell` writes them.
     var csv: String {
         var lines = [columns.map(Self.cell).joined(separator: ",")]
         for row in rows {
@@ -50,12 +49,7 @@ struct ReportTable: Sendable {
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 
-    private static func cell(_ text: String) -> String {
-        var value = text
-        if let first = value.first, "=+-@\t\r".contains(first) { value = "'" + value }
-        guard value.contains(where: { ",\"\r\n".contains($0) }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
+    private static func cell(_ text: String) -> String { CSVCell.encode(text) }
 
     private static func cell(_ value: JSONValue) -> String {
         switch value {
