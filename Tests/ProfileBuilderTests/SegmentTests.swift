@@ -132,6 +132,10 @@ struct SegmentTests {
         (["page_path": "(", "min_views": 1], "definition.page_path: is not a valid regular expression"),
         (["field": "industry", "op": "in", "value": "finance"], "definition.value: must be an array for op in"),
         (["colour": "blue"], "definition: is not a condition"),
+        (["page_path": .string(String(repeating: "a", count: 201))], "definition.page_path: must be at most 200 characters"),
+        (["any": .array((0..<101).map { _ in ["stage": "known"] })], "definition.any: has 101 conditions; at most 100"),
+        ((0..<9).reduce(JSONValue.object(["stage": "known"])) { inner, _ in ["not": inner] }, "definition.not.not.not.not.not.not.not.not.not: nests deeper than 8 levels"),
+        (["all": .array((0..<60).map { _ in ["not": ["stage": "known"]] })], "definition: has 121 conditions; at most 100"),
     ] as [(JSONValue, String)])
     func invalid_definitions_name_the_place_of_the_error(definition: JSONValue, message: String) throws {
         let error = try #require(throws: SegmentRule.Invalid.self) { try SegmentRule(json: definition) }
@@ -141,6 +145,31 @@ struct SegmentTests {
 
 @Suite("Segments API")
 struct SegmentsAPITests {
+    /// Attack: a pattern ICU accepts and PostgreSQL refuses used to make every engine batch fail.
+    @Test func a_page_path_postgresql_refuses_is_refused_by_the_api_naming_the_condition() async throws {
+        try await TestDatabase.with { db in
+            try await CollectorHarness(db: db).site("acme", writeKey: "wk")
+            let api = APIHarness(db: db)
+            let writer = try await api.key([.profilesRead, .profilesWrite])
+            try await api.run { client in
+                for (definition, field) in [
+                    (["page_path": "(?<x>a)"] as [String: Any], "definition.page_path"),
+                    (["any": [["stage": "known"], ["page_path": "\\p{L}+"]]] as [String: Any], "definition.any[1].page_path"),
+                ] {
+                    #expect((try? NSRegularExpression(pattern: (definition["page_path"] as? String) ?? "\\p{L}+")) != nil, "ICU accepts it")
+                    let answer = try await client.call(.post, "/v1/segments", token: writer, json: ["site": "acme", "slug": "evil", "name": "Evil", "definition": definition])
+                    #expect(answer.status == .unprocessableContent, "\(answer.json)")
+                    #expect(answer.json["field"] as? String == field)
+                    #expect((answer.json["detail"] as? String)?.contains("PostgreSQL") == true, "\(answer.json)")
+                }
+                #expect(try await db.scalar("SELECT count(*)::int FROM segments WHERE slug = 'evil'", as: Int.self) == 0)
+                // A pattern both accept still works.
+                #expect(try await client.call(.post, "/v1/segments", token: writer, json: [
+                    "site": "acme", "slug": "pricing-readers", "name": "Pricing readers", "definition": ["page_path": "^/pricing", "min_views": 2]]).status == .created)
+            }
+        }
+    }
+
     @Test func segments_are_defined_listed_and_deleted_through_the_api() async throws {
         try await TestDatabase.with { db in
             _ = try await ProfileEngineTests.ingest(db, [[Events.identify("fin", traits: ["industry": "finance"], minute: 0)]])

@@ -16,6 +16,6 @@ deps_apt_install() {
 }
 
 deps_install_test_tools() {
-  deps_apt_install postgresql nginx-light chromium chromium-driver
+  deps_apt_install postgresql nginx-light chromium chromium-driver gdb
   python3 -m pip install -q --disable-pip-version-check -r Tests/requirements.txt
 }

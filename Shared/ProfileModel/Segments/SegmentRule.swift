@@ -30,14 +30,36 @@ public indirect enum SegmentRule: Sendable, Equatable {
         public let path: String
         public let message: String
         public var description: String { "\(path): \(message)" }
+
+        public init(path: String, message: String) {
+            self.path = path
+            self.message = message
+        }
     }
+
+    /// Bounds of a definition: every condition becomes SQL that runs for each profile evaluated.
+    public static let maximumDepth = 8
+    public static let maximumConditions = 100
+    public static let maximumPatternLength = 200
 
     /// Parses and checks a definition; `path` names the place of an error, e.g. `definition.all[2].op`.
     public init(json: JSONValue, path: String = "definition") throws {
+        try self.init(json: json, path: path, depth: 0)
+        let count = conditionCount
+        if count > Self.maximumConditions {
+            throw Invalid(path: path, message: "has \(count) conditions; at most \(Self.maximumConditions) are allowed")
+        }
+    }
+
+    private init(json: JSONValue, path: String, depth: Int) throws {
+        guard depth <= Self.maximumDepth else { throw Invalid(path: path, message: "nests deeper than \(Self.maximumDepth) levels") }
         guard let object = json.objectValue, !object.isEmpty else { throw Invalid(path: path, message: "must be a non-empty JSON object") }
         func list(_ key: String) throws -> [SegmentRule] {
             guard let items = object[key]?.arrayValue, !items.isEmpty else { throw Invalid(path: "\(path).\(key)", message: "must be a non-empty array") }
-            return try items.enumerated().map { try SegmentRule(json: $1, path: "\(path).\(key)[\($0)]") }
+            guard items.count <= Self.maximumConditions else {
+                throw Invalid(path: "\(path).\(key)", message: "has \(items.count) conditions; at most \(Self.maximumConditions) are allowed")
+            }
+            return try items.enumerated().map { try SegmentRule(json: $1, path: "\(path).\(key)[\($0)]", depth: depth + 1) }
         }
         func number(_ key: String) throws -> Double {
             guard let value = object[key]?.doubleValue, value.isFinite else { throw Invalid(path: "\(path).\(key)", message: "must be a number") }
@@ -57,7 +79,7 @@ public indirect enum SegmentRule: Sendable, Equatable {
         }
         if object["all"] != nil { self = .all(try list("all")) }
         else if object["any"] != nil { self = .any(try list("any")) }
-        else if let inner = object["not"] { self = .not(try SegmentRule(json: inner, path: "\(path).not")) }
+        else if let inner = object["not"] { self = .not(try SegmentRule(json: inner, path: "\(path).not", depth: depth + 1)) }
         else if let name = object["field"]?.stringValue {
             let op = try comparison()
             if op != .exists && op != .missing && object["value"] == nil { throw Invalid(path: "\(path).value", message: "is required for op \(op.rawValue)") }
@@ -81,6 +103,10 @@ public indirect enum SegmentRule: Sendable, Equatable {
             guard Self.metrics.contains(name) else { throw Invalid(path: "\(path).metric", message: "must be one of \(Self.metrics.sorted().joined(separator: ", "))") }
             self = .metric(name: name, op: try comparison(), value: try number("value"))
         } else if let pattern = object["page_path"]?.stringValue {
+            guard pattern.count <= Self.maximumPatternLength else {
+                throw Invalid(path: "\(path).page_path", message: "must be at most \(Self.maximumPatternLength) characters")
+            }
+            // A first check only: PostgreSQL runs the pattern, and the API asks it too (see pagePathPatterns).
             guard (try? NSRegularExpression(pattern: pattern)) != nil else { throw Invalid(path: "\(path).page_path", message: "is not a valid regular expression") }
             self = .pageViews(pathPattern: pattern, minViews: object["min_views"]?.intValue ?? 1, withinDays: try days("within_days"))
         } else if let value = try days("last_seen_within_days") {
@@ -89,6 +115,29 @@ public indirect enum SegmentRule: Sendable, Equatable {
             self = .inactiveForDays(value)
         } else {
             throw Invalid(path: path, message: "is not a condition (all, any, not, field, score, stage, interest, category, intent, metric, page_path, last_seen_within_days, inactive_for_days)")
+        }
+    }
+}
+
+extension SegmentRule {
+    /// How many conditions the rule holds, combinators included.
+    public var conditionCount: Int {
+        switch self {
+        case .all(let rules), .any(let rules): 1 + rules.map(\.conditionCount).reduce(0, +)
+        case .not(let rule): 1 + rule.conditionCount
+        default: 1
+        }
+    }
+
+    /// Every `page_path` pattern with the path of its condition, as `init(json:path:)` names them:
+    /// PostgreSQL's regular expressions are not ICU's, so the caller has PostgreSQL check each one.
+    public func pagePathPatterns(path: String = "definition") -> [(path: String, pattern: String)] {
+        switch self {
+        case .all(let rules): rules.enumerated().flatMap { $1.pagePathPatterns(path: "\(path).all[\($0)]") }
+        case .any(let rules): rules.enumerated().flatMap { $1.pagePathPatterns(path: "\(path).any[\($0)]") }
+        case .not(let rule): rule.pagePathPatterns(path: "\(path).not")
+        case .pageViews(let pattern, _, _): [("\(path).page_path", pattern)]
+        default: []
         }
     }
 }

@@ -42,7 +42,8 @@ struct BuiltinSegments: Sendable {
 
     /// Named query `sync_builtin_segments`: global (site_id NULL) segments, updated in place.
     func sync(_ client: PostgresClient, logger: Logger) async throws {
-        for segment in segments {
+        for (index, segment) in segments.enumerated() {
+            try await SegmentPatternCheck.check(try SegmentRule(json: segment.definition), path: "segments[\(index)].definition", client: client, logger: logger)
             try await client.query(
                 """
                 INSERT INTO segments (site_id, slug, name, description, definition, builtin)

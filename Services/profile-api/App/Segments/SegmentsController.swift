@@ -38,7 +38,7 @@ struct SegmentsController: Sendable {
             }
             guard let definition = body["definition"] else { throw APIError.badRequest("missing_field", "'definition' is required", field: "definition") }
             do {
-                _ = try SegmentRule(json: definition)
+                try await SegmentPatternCheck.check(try SegmentRule(json: definition), client: client, logger: context.logger)
             } catch let error as SegmentRule.Invalid {
                 throw APIError(.unprocessableContent, code: "invalid_definition", detail: error.message, field: error.path)
             }
