@@ -36,10 +36,13 @@ public struct InterestMention: Sendable, Equatable {
 public struct DetectedIntent: Sendable, Equatable {
     public let intent: ChatIntent
     public let confidence: Double
+    /// What found it (`embedding:<model>` for the exemplar regression); nil means the analysis's own detector.
+    public let detector: String?
 
-    public init(intent: ChatIntent, confidence: Double) {
+    public init(intent: ChatIntent, confidence: Double, detector: String? = nil) {
         self.intent = intent
         self.confidence = min(1, max(0, confidence))
+        self.detector = detector
     }
 }
 

@@ -123,8 +123,9 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
         return ChatAnalysis(messages: analyses, detector: OfflineChatAnalyzer.detector)
     }
 
-    private func addIntent(_ detected: DetectedIntent?, to analysis: inout MessageAnalysis) {
-        guard let detected else { return }
+    private func addIntent(_ found: DetectedIntent?, to analysis: inout MessageAnalysis) {
+        guard let found else { return }
+        let detected = DetectedIntent(intent: found.intent, confidence: found.confidence, detector: semanticDetector)
         if parameters.switches.exemplarIntentsOnlyWithoutCues, !analysis.intents.isEmpty { return }
         // A message whose cue rules are sure of an intent keeps theirs alone.
         if analysis.intents.contains(where: { $0.confidence >= parameters.intentCueOverride && $0.intent != detected.intent }) { return }

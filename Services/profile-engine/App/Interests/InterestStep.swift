@@ -111,7 +111,7 @@ struct InterestStep: Sendable {
                     intents.append(InterestStore.IntentRow(
                         siteID: message.siteID, profileID: message.profileID, conversationID: message.conversationID, messageID: message.id,
                         intent: detected.intent.rawValue, confidence: detected.confidence, itemID: topItem, details: [:],
-                        detector: analysis.detector, eventID: message.eventID, at: message.at))
+                        detector: detected.detector ?? analysis.detector, eventID: message.eventID, at: message.at))
                 }
                 if !result.painPoints.isEmpty {
                     intents.append(InterestStore.IntentRow(
