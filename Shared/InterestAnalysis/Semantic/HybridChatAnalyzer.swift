@@ -52,8 +52,8 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
     }
 
     private func intentClassifier() async throws -> ExemplarIntentClassifier {
-        let (vectors, regression) = try await exemplars.model()
-        return ExemplarIntentClassifier(exemplars: exemplars.exemplars.exemplars, vectors: vectors, regression: regression, parameters: parameters)
+        let (_, regression) = try await exemplars.model()
+        return ExemplarIntentClassifier(regression: regression, parameters: parameters)
     }
 
     /// A part of a visitor message that is embedded: the whole message (for its intent) or one clause.
@@ -110,8 +110,8 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
             if let fallback { return await fallback.analyze(messages, catalog: catalog) }
             return ChatAnalysis(messages: analyses, detector: OfflineChatAnalyzer.detector)
         }
-        for (span, vector) in zip(spans, vectors) where span.clause == nil || parameters.switches.clauseIntents {
-            addIntent(intents.classify(vector, clause: span.clause != nil), to: &analyses[span.message])
+        for (span, vector) in zip(spans, vectors) where span.clause == nil {
+            addIntent(intents.classify(vector), to: &analyses[span.message])
         }
         if let semantic {
             for index in messages.indices where !tokens[index].isEmpty {
@@ -126,7 +126,6 @@ public struct HybridChatAnalyzer: ChatAnalyzer {
     private func addIntent(_ found: DetectedIntent?, to analysis: inout MessageAnalysis) {
         guard let found else { return }
         let detected = DetectedIntent(intent: found.intent, confidence: found.confidence, detector: semanticDetector)
-        if parameters.switches.exemplarIntentsOnlyWithoutCues, !analysis.intents.isEmpty { return }
         // A message whose cue rules are sure of an intent keeps theirs alone.
         if analysis.intents.contains(where: { $0.confidence >= parameters.intentCueOverride && $0.intent != detected.intent }) { return }
         if let existing = analysis.intents.firstIndex(where: { $0.intent == detected.intent }) {

@@ -29,11 +29,7 @@ public struct HybridParameters: Sendable {
     /// Spans shorter than this many words that are not stop words are not matched semantically.
     public var minimumSpanWords = 2
 
-    public var intentNeighbours = 5
-    public var intentMinimumSimilarity = 0.4
-    public var intentMinimumShare = 0.5
-    public var intentClauseExtraSimilarity = 0.1
-    /// With `switches.intentRegression`: the probability an intent needs.
+    /// The probability the exemplar regression needs for an intent.
     public var intentMinimumProbability = 0.4
     /// A message with a cue-rule intent this confident gets no other intent from the exemplars.
     public var intentCueOverride = 0.8
@@ -67,16 +63,9 @@ public struct HybridParameters: Sendable {
         case "supportingZ": supportingZ = value
         case "supportingScore": supportingScore = value
         case "minimumSpanWords": minimumSpanWords = Int(value)
-        case "intentNeighbours": intentNeighbours = Int(value)
-        case "intentMinimumSimilarity": intentMinimumSimilarity = value
-        case "intentMinimumShare": intentMinimumShare = value
-        case "intentClauseExtraSimilarity": intentClauseExtraSimilarity = value
-        case "clauseIntents": switches.clauseIntents = value != 0
         case "sentenceIntents": switches.sentenceIntents = value != 0
-        case "intentRegression": switches.intentRegression = value != 0
         case "intentMinimumProbability": intentMinimumProbability = value
         case "intentCueOverride": intentCueOverride = value
-        case "exemplarIntentsOnlyWithoutCues": switches.exemplarIntentsOnlyWithoutCues = value != 0
         case "semanticOnlyWhereNoLexicalItem": switches.semanticOnlyWhereNoLexicalItem = value != 0
         case "itemMinimumZBesideLexical": itemMinimumZBesideLexical = value
         default: throw OverrideError.malformed(assignment)
@@ -87,15 +76,9 @@ public struct HybridParameters: Sendable {
 extension HybridParameters {
     /// Switches, as numbers so `--param` can set them (0 off, anything else on).
     public struct Switches: Sendable {
-        /// Exemplar intents only for messages where the cue rules found none.
-        public var exemplarIntentsOnlyWithoutCues = false
         /// No semantic-only mention in a clause where the lexical matcher found another item.
         public var semanticOnlyWhereNoLexicalItem = true
-        /// Each clause of a message also gets an exemplar intent, not only the whole message.
-        public var clauseIntents = false
         /// Each sentence of a message with several also gets an intent.
         public var sentenceIntents = true
-        /// Intents by the logistic regression trained on the exemplars instead of the nearest-exemplar vote.
-        public var intentRegression = true
     }
 }
