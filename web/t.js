@@ -472,11 +472,15 @@
       if (typeof name !== 'string' || !name) return;
       enqueue('track', { event: name.slice(0, 200), properties: obj(props) });
     },
-    identify: function (userId, traits) {
-      if (userId && typeof userId === 'object') { traits = userId; userId = null; }
+    // options.userHash: the HMAC-SHA256 of the user id (or email) the site's server made with its
+    // identity secret; it verifies this identify only and is never stored by the collector.
+    identify: function (userId, traits, options) {
+      if (userId && typeof userId === 'object') { options = traits; traits = userId; userId = null; }
       if (!allowed()) return;
       if (userId != null && userId !== '') { st.uid = String(userId).slice(0, 200); sset(UID, st.uid); }
-      enqueue('identify', { traits: obj(traits) });
+      var f = { traits: obj(traits) };
+      if (options && typeof options.userHash === 'string') f.userHash = options.userHash.slice(0, 128);
+      enqueue('identify', f);
     },
     page: function (name, props) {
       if (name && typeof name === 'object') { props = name; name = null; }

@@ -13,10 +13,12 @@ struct CollectorPrivacyTests {
             let harness = CollectorHarness(db: db)
             try await harness.site("trunc", writeKey: "wk_t")
             try await harness.site("noip", writeKey: "wk_n", ipStorage: "none")
+            // Only the site's servers (its server key) may name the visitor's address in context.ip.
+            try await db.client.query("UPDATE sites SET server_key_hash = encode(sha256(('sk_' || slug)::bytea), 'hex')", logger: TestDatabase.logger)
             try await harness.run { client in
-                _ = try await client.post("/v1/track", key: "wk_t", json: ["anonymousId": "a", "event": "E", "messageId": "v4", "context": ["ip": "203.0.113.77"]])
-                _ = try await client.post("/v1/track", key: "wk_t", json: ["anonymousId": "a", "event": "E", "messageId": "v6", "context": ["ip": "2001:db8:abcd:12:34::1"]])
-                _ = try await client.post("/v1/track", key: "wk_n", json: ["anonymousId": "a", "event": "E", "messageId": "none", "context": ["ip": "203.0.113.77"]])
+                _ = try await client.post("/v1/track", key: "sk_trunc", json: ["anonymousId": "a", "event": "E", "messageId": "v4", "context": ["ip": "203.0.113.77"]])
+                _ = try await client.post("/v1/track", key: "sk_trunc", json: ["anonymousId": "a", "event": "E", "messageId": "v6", "context": ["ip": "2001:db8:abcd:12:34::1"]])
+                _ = try await client.post("/v1/track", key: "sk_noip", json: ["anonymousId": "a", "event": "E", "messageId": "none", "context": ["ip": "203.0.113.77"]])
             }
             #expect(try await db.scalar("SELECT host(client_ip) FROM events WHERE message_id = 'v4'", as: String.self) == "203.0.113.0")
             #expect(try await db.scalar("SELECT host(client_ip) FROM events WHERE message_id = 'v6'", as: String.self) == "2001:db8:abcd::")

@@ -156,7 +156,8 @@ struct ProfileAPITests {
             try await Self.seed(db)
             _ = try await ProfileEngineTests.ingest(db, [[
                 Events.page("ann-phone", "https://acme.com/contact?email=ann@acme.com", minute: 10),
-                Events.identify("ann-phone", traits: ["email": "ann@acme.com", "phone": "+1 415 555 2671"], minute: 11),
+                // Ann signs in on her phone too (her email alone would not join a profile with a user id: docs/IDENTITY.md).
+                Events.identify("ann-phone", userID: "u-ann", traits: ["email": "ann@acme.com", "phone": "+1 415 555 2671"], minute: 11),
             ]], chat: ["conversationId": "c-ann", "anonymousId": "ann-phone",
                        "messages": [["role": "user", "text": "Call me on +1 415 555 2671 or ann@acme.com"]]])
             let api = APIHarness(db: db)

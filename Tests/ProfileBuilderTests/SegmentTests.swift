@@ -103,7 +103,7 @@ struct SegmentTests {
             _ = try await ProfileEngineTests.ingest(db, [[
                 Events.identify("fin", traits: ["industry": "finance", "employees": 500], minute: 0),
                 Events.identify("sw", traits: ["industry": "software", "employees": 20], minute: 0),
-                Events.identify("none", traits: ["name": "No Industry"], minute: 0),
+                Events.identify("bare", traits: ["name": "No Industry"], minute: 0),
             ]])
             func define(_ slug: String, _ definition: JSONValue) async throws {
                 _ = try SegmentRule(json: definition)
@@ -117,9 +117,9 @@ struct SegmentTests {
             let count = try await SegmentEvaluator(logger: TestDatabase.logger).reevaluateAll(db.client)
             #expect(count == 3)
             // A missing field is "not software" (neq is null-safe) but never "less than 100".
-            #expect(try await Self.members(db, "not-software") == ["fin", "none"])
+            #expect(try await Self.members(db, "not-software") == ["bare", "fin"])
             #expect(try await Self.members(db, "big-or-finance") == ["fin"])
-            #expect(try await Self.members(db, "no-industry") == ["none"])
+            #expect(try await Self.members(db, "no-industry") == ["bare"])
             #expect(try await Self.members(db, "small-and-not-finance") == ["sw"])
         }
     }

@@ -53,10 +53,11 @@ struct CollectorController: Sendable {
             throw rateLimited(wait, "too many requests from this address")
         }
         let body = try await TrackingBody.read(request, limit: isSingle(shape) ? CollectorConfig.maxEventBytes : CollectorConfig.maxBatchBytes)
-        let (site, cors) = try await authorize(request, body: body, logger: context.logger)
+        let (authenticated, cors) = try await authorize(request, body: body, logger: context.logger)
+        let site = authenticated.site
         do {
             let facts = RequestFacts(
-                site: site, receivedAt: receivedAt, clientIP: clientIP, userAgent: request.headers[.userAgent],
+                site: site, serverKey: authenticated.serverKey, receivedAt: receivedAt, clientIP: clientIP, userAgent: request.headers[.userAgent],
                 doNotTrack: request.headers[Self.dnt] == "1", globalPrivacyControl: request.headers[Self.gpc] == "1")
             let (items, forcedType, defaults) = try items(of: body, shape: shape)
             guard !items.isEmpty else { throw APIError.badRequest("missing_field", "the batch contains no events", field: "batch") }
@@ -98,31 +99,39 @@ struct CollectorController: Sendable {
     }
 
     /// Finds the site of the write key and checks the browser origin against it.
-    private func authorize(_ request: Request, body: [String: JSONValue], logger: Logger) async throws -> (Site, HTTPFields) {
+    private func authorize(_ request: Request, body: [String: JSONValue], logger: Logger) async throws -> (SiteDirectory.Authenticated, HTTPFields) {
         guard let key = TrackingBody.writeKey(request, body: body) else {
             count("rejected_unauthorized")
             throw APIError(.unauthorized, code: "missing_write_key",
                            detail: "send the site's write key as the HTTP Basic user name, the X-Write-Key header or 'writeKey' in the body",
                            field: "writeKey")
         }
-        let site: Site?
+        let authenticated: SiteDirectory.Authenticated?
         do {
-            site = try await sites.site(writeKey: key, logger: logger)
+            authenticated = try await sites.site(writeKey: key, logger: logger)
         } catch {
             throw APIError.unavailable("the database is unavailable; retry later")
         }
-        guard let site else {
+        guard let authenticated else {
             count("rejected_unauthorized")
             throw APIError(.unauthorized, code: "unknown_write_key", detail: "the write key is not known", field: "writeKey")
         }
-        guard let origin = request.headers[CORSHeaders.origin] else { return (site, [:]) }
+        let site = authenticated.site
+        guard let origin = request.headers[CORSHeaders.origin] else { return (authenticated, [:]) }
+        // A server key vouches for identities: in a page, any visitor could read it and vouch for anyone.
+        guard !authenticated.serverKey else {
+            count("rejected_server_key_in_browser")
+            throw APIError(.forbidden, code: "server_key_in_browser",
+                           detail: "a server key is secret and must not be sent from a browser; use the site's write key there (and rotate this server key)",
+                           field: "writeKey", headers: [.accessControlAllowOrigin: "*"])
+        }
         guard site.allows(origin: origin) else {
             count("rejected_forbidden_origin")
             // Readable by the page, so the tracker sees a final 403 instead of retrying a "network error".
             throw APIError(.forbidden, code: "origin_not_allowed", detail: "origin '\(origin.prefix(200))' is not allowed for this site",
                            field: "Origin", headers: [.accessControlAllowOrigin: "*"])
         }
-        return (site, CORSHeaders.allow(origin: origin))
+        return (authenticated, CORSHeaders.allow(origin: origin))
     }
 
     private func items(of body: [String: JSONValue], shape: Shape) throws -> ([Result<JSONValue, EventRejection>], String?, BatchDefaults) {
@@ -162,7 +171,9 @@ struct CollectorController: Sendable {
         var firstRejection: EventRejection?
         for (index, event) in parsed.enumerated() {
             switch event {
-            case .accepted(let prepared): accepted.append(prepared)
+            case .accepted(let prepared):
+                accepted.append(prepared)
+                if prepared.userHashRefused { count("identity_hash_refused") }
             case .dropped(let reason, _):
                 dropped[reason.rawValue, default: 0] += 1
                 count("dropped_\(reason.rawValue)")
@@ -215,7 +226,8 @@ struct CollectorController: Sendable {
 
     func optOut(_ request: Request, context: ServiceRequestContext, optedOut: Bool) async throws -> Response {
         let body = try await TrackingBody.read(request, limit: CollectorConfig.maxEventBytes)
-        let (site, cors) = try await authorize(request, body: body, logger: context.logger)
+        let (authenticated, cors) = try await authorize(request, body: body, logger: context.logger)
+        let site = authenticated.site
         guard let anonymousID = body["anonymousId"]?.stringValue, !anonymousID.isEmpty, anonymousID.count <= SegmentEventParser.maxIDLength,
               !anonymousID.utf8.contains(0) else {
             var error = EventRejection.missing("anonymousId").apiError

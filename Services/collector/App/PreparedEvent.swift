@@ -22,6 +22,10 @@ struct PreparedEvent: Sendable {
     var clientIP: String?
     var isBot: Bool
     var consent: JSONValue?
+    /// Identifier kinds the site vouched for (`IdentityProof`).
+    var verifiedIdentifiers: [IdentityKind] = []
+    /// Not a column: the event carried a user hash that did not verify (counted in the metrics).
+    var userHashRefused = false
 
     var shard: Int16 {
         QueueShards.shard(siteID: siteID, visitor: QueueShards.visitorKey(
@@ -87,6 +91,7 @@ struct PreparedEvent: Sendable {
         text("client_ip", clientIP)
         key("is_bot"); out.append(contentsOf: (isBot ? "true" : "false").utf8)
         key("consent"); (consent ?? .null).write(to: &out)
+        key("verified_identifiers"); JSONValue.array(verifiedIdentifiers.map { .string($0.rawValue) }).write(to: &out)
         key("shard"); out.append(contentsOf: String(shard).utf8)
         out.append(UInt8(ascii: "}"))
     }

@@ -4,6 +4,8 @@ import ProfileModel
 /// What the collector knows about one HTTP request, shared by every event in it.
 struct RequestFacts: Sendable {
     let site: Site
+    /// The request came with the site's server key: its identifiers are verified, and it may set `context.ip`.
+    let serverKey: Bool
     let receivedAt: Date
     let clientIP: [UInt8]?
     let userAgent: String?

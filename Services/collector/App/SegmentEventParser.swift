@@ -87,7 +87,8 @@ struct SegmentEventParser: Sendable {
         let occurredAt = try correctedTime(clientTime, sentAt: sentAt)
 
         // The raw IP never reaches the database: it is replaced by the truncated address column.
-        let contextIP = context.removeValue(forKey: "ip")?.stringValue.flatMap(IPNetwork.parse)
+        // Only the site's servers may say whose address it was; a browser's claim is ignored.
+        let contextIP = context.removeValue(forKey: "ip")?.stringValue.flatMap(IPNetwork.parse).flatMap { facts.serverKey ? $0 : nil }
         if context["userAgent"] == nil, let agent = facts.userAgent { context["userAgent"] = .string(agent) }
         let consent = context["consent"].flatMap { $0.objectValue != nil ? $0 : nil }
         // RudderStack's SDKs send identify traits in context.traits, not at the top level.
@@ -97,8 +98,12 @@ struct SegmentEventParser: Sendable {
         }
         let userAgent = context["userAgent"]?.stringValue ?? ""
         let isBot = Self.botPattern.firstMatch(in: userAgent, range: NSRange(userAgent.startIndex..., in: userAgent)) != nil
+        let userHash = try optionalString(object, IdentityProof.field, max: 128).get()
+        let email = type == "identify" ? traits["email"]?.stringValue?.trimmingCharacters(in: .whitespaces) : nil
+        let proof = IdentityProof.outcome(serverKey: facts.serverKey, identitySecret: facts.site.identitySecret, userHash: userHash,
+                                          anonymousID: anonymousID, userID: userID, email: email)
 
-        return PreparedEvent(
+        var prepared = PreparedEvent(
             siteID: facts.site.id, messageID: messageID, type: type, anonymousID: anonymousID, userID: userID,
             event: event, name: name, previousID: previousID, groupID: groupID,
             properties: try objectField(object, "properties"), traits: traits,
@@ -106,6 +111,12 @@ struct SegmentEventParser: Sendable {
             receivedAt: facts.receivedAt,
             clientIP: (contextIP ?? facts.clientIP).map(IPNetwork.truncated),
             isBot: isBot, consent: consent)
+        switch proof {
+        case .claimed: break
+        case .verified(let kinds): prepared.verifiedIdentifiers = kinds
+        case .forged: prepared.userHashRefused = true
+        }
+        return prepared
     }
 
     private func dropReason(for event: PreparedEvent) -> DropReason? {
@@ -125,6 +136,7 @@ struct SegmentEventParser: Sendable {
             event.anonymousID = nil
             event.userID = nil
             event.previousID = nil
+            event.verifiedIdentifiers = []
             event.traits = [:]
             event.clientIP = nil
             event.context.removeValue(forKey: "traits")

@@ -12,6 +12,8 @@ struct Site: Sendable, Equatable {
     let honorGPC: Bool
     let botPolicy: BotPolicy
     let ipStorage: IPStorage
+    /// Key of the user hashes that verify a browser's identify (NULL in `sites`: none verify).
+    let identitySecret: String?
 
     /// `*` in allowed_origins admits every origin; an empty list admits no browser origin.
     func allows(origin: String) -> Bool {

@@ -26,6 +26,7 @@ public enum ProfileAPIService: ServiceEntry {
                            gdprWaitSeconds: config.gdprWaitSeconds).addRoutes(to: router)
         GDPRController(auth: auth, profiles: profiles, privacy: privacy, waitSeconds: config.gdprWaitSeconds).addRoutes(to: router)
         APIKeysController(auth: auth, client: client).addRoutes(to: router)
+        IdentityController(auth: auth, store: IdentityStore(client: client)).addRoutes(to: router)
         SegmentsController(auth: auth, client: client).addRoutes(to: router)
         EmailController(auth: auth, profiles: profiles, client: client).addRoutes(to: router)
         CatalogController(auth: auth, client: client,

@@ -21,6 +21,7 @@ struct EngineComponents: Sendable {
             scoring: try LeadScoringConfig.load(path: config.scoringFile, registry: environment.fields),
             interests: InterestStep(analyzer: analyzers.live, embeddings: analyzers.stored.map { CatalogEmbeddingStore(analyzer: $0, logger: environment.logger) },
                                     scoring: interestScoring, logger: environment.logger),
+            identityRules: try SiteIdentityRules.load(path: config.identityRulesFile),
             logger: environment.logger)
     }
 }

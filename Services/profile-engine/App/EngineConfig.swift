@@ -30,6 +30,8 @@ public struct EngineConfig: Sendable {
     public var sessionTimeoutMinutes: Int
     /// The lead scoring rules and qualification stages.
     public var scoringFile: String
+    /// The identity guardrails every site starts from (blocked values, limits, priority, merge cap).
+    public var identityRulesFile: String
     /// IANA time zones whose local days the analytics rollups are kept in (others are computed live).
     public var analyticsTimeZones: [String]
     /// How often the rollups of recent days are recomputed, and how many days back that reaches.
@@ -51,6 +53,7 @@ public struct EngineConfig: Sendable {
         synchronousCommit = try env.bool("ENGINE_SYNCHRONOUS_COMMIT", default: false)
         sessionTimeoutMinutes = try env.int("SESSION_TIMEOUT_MINUTES", default: 30, range: 1...1440)
         scoringFile = env.string("LEAD_SCORING_FILE", default: "config/lead_scoring.yaml")
+        identityRulesFile = env.string("IDENTITY_RULES_FILE", default: "config/identity.yaml")
         let zones = env.list("ANALYTICS_TIME_ZONES")
         analyticsTimeZones = zones.isEmpty ? ["UTC"] : zones
         for zone in analyticsTimeZones where TimeZone(identifier: zone) == nil {

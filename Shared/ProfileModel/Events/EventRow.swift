@@ -28,6 +28,7 @@ public enum EventRow {
         Column(name: "client_ip", sqlType: "inet"),
         Column(name: "is_bot", sqlType: "boolean"),
         Column(name: "consent", sqlType: "jsonb"),
+        Column(name: "verified_identifiers", sqlType: "text[]"),
     ]
 
     public static let names = columns.map(\.name)

@@ -11,6 +11,8 @@ struct BatchProcessor: Sendable {
     let scoring: LeadScoringConfig
     /// Chat and page interests, with the analyser the settings choose (EngineComponents).
     let interests: InterestStep
+    /// The identity guardrails of each site.
+    let identityRules: SiteIdentityRules
     let logger: Logger
 
     struct Outcome: Sendable {
@@ -19,6 +21,8 @@ struct BatchProcessor: Sendable {
         /// Events another worker's locks kept out of this batch: their queue rows stay for the next one.
         var deferred: Set<Int64> = []
         var changedProfiles: Set<UUID> = []
+        /// Merges and links the identity rules refused, by rule.
+        var identityConflicts: [IdentityConflict.Rule: Int] = [:]
     }
 
     struct FieldRejection: Sendable {
@@ -39,8 +43,9 @@ struct BatchProcessor: Sendable {
         outcome.skipped = items.count - unerased.count
         guard !unerased.isEmpty else { return outcome }
 
-        let resolution = try await IdentityResolver(registry: registry, logger: logger).resolve(unerased, on: tx)
+        let resolution = try await IdentityResolver(registry: registry, rules: identityRules, logger: logger).resolve(unerased, on: tx)
         outcome.deferred = resolution.deferred
+        outcome.identityConflicts = resolution.conflicts
         let events = unerased.filter { !resolution.deferred.contains($0.id) }
         guard !events.isEmpty else { return outcome }
         var profiles = try await loadProfiles(Set(resolution.profileOfEvent.values), created: resolution.created, on: tx)

@@ -36,6 +36,7 @@ struct ProfileMerger: Sendable {
                    field_meta = \(JSONValue.object(kept.meta).jsonText)::jsonb,
                    first_seen_at = \(first), last_seen_at = \(last),
                    stage = CASE WHEN stage = 'anonymous' THEN (SELECT stage FROM visitor_profiles WHERE id = \(loser)) ELSE stage END,
+                   merged_profiles = merged_profiles + 1 + (SELECT merged_profiles FROM visitor_profiles WHERE id = \(loser)),
                    version = version + 1, updated_at = now()
             WHERE id = \(winner)
             """, logger: logger)

@@ -47,7 +47,7 @@ struct QueueRepository: Sendable {
     /// The events columns the engine reads (jsonb as text), named as in `EventRow`.
     static let eventColumns = EventRow.selectList(
         ["type", "message_id", "anonymous_id", "user_id", "name", "event", "previous_id", "properties", "traits", "context",
-         "occurred_at", "is_bot"], table: "e")
+         "occurred_at", "is_bot", "verified_identifiers"], table: "e")
 
     /// Named query `claim_batch`: the oldest ready rows of the locked shards with their events. The
     /// claimed rows carry their own columns: joining them back to `event_queue` made the planner
@@ -86,7 +86,8 @@ struct QueueRepository: Sendable {
                     id: eventID, siteID: siteID, type: type, messageID: messageID ?? "", anonymousID: anonymousID, userID: userID, name: name,
                     eventName: eventName, previousID: previousID,
                     properties: StoredEvent.decodeObject(properties), traits: StoredEvent.decodeObject(traits),
-                    context: StoredEvent.decodeObject(context), occurredAt: occurredAt, isBot: isBot ?? false)
+                    context: StoredEvent.decodeObject(context), occurredAt: occurredAt, isBot: isBot ?? false,
+                    verifiedIdentifiers: Set(try columns["verified_identifiers"].decode([String]?.self)?.compactMap(IdentityKind.init(rawValue:)) ?? []))
             }
             claimed.append(QueuedEvent(queueID: queueID, attempts: attempts, shard: shard, eventID: eventID,
                                        receivedAt: receivedAt, siteID: siteID, event: stored))

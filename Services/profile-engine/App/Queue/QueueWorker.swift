@@ -22,6 +22,7 @@ final class QueueWorker: Service, Sendable {
     private let deadLettered: Counter
     private let deferredEvents: Counter
     private let batchLatency: DurationHistogram
+    private let metrics: ServiceMetrics
 
     init(client: PostgresClient, processor: BatchProcessor, config: EngineConfig, signal: WakeSignal, metrics: ServiceMetrics, logger: Logger) {
         self.client = client
@@ -35,6 +36,7 @@ final class QueueWorker: Service, Sendable {
         deadLettered = metrics.counter("engine_events_dead_lettered_total", help: "Events moved to dead_letters")
         deferredEvents = metrics.counter("engine_events_deferred_total", help: "Events left for a later batch because another worker held their identity or profile")
         batchLatency = metrics.latency("engine_batch_duration_seconds", help: "Time to apply and commit one batch")
+        self.metrics = metrics
     }
 
     func run() async throws {
@@ -66,6 +68,7 @@ final class QueueWorker: Service, Sendable {
     struct BatchResult: Sendable {
         var done = 0
         var deferred = 0
+        var identityConflicts: [IdentityConflict.Rule: Int] = [:]
     }
 
     /// Applies everything that is ready, then returns how many events it took (used by tests and tools).
@@ -100,7 +103,11 @@ final class QueueWorker: Service, Sendable {
                     let outcome = try await processor.apply(items, on: tx)
                     let done = items.filter { !outcome.deferred.contains($0.eventID) }
                     if !done.isEmpty { try await queue.finish(done.map(\.queueID), on: tx) }
-                    return BatchResult(done: done.count, deferred: items.count - done.count)
+                    return BatchResult(done: done.count, deferred: items.count - done.count, identityConflicts: outcome.identityConflicts)
+                }
+                for (rule, count) in taken.identityConflicts {
+                    metrics.counter("engine_identity_conflicts_total", labels: [("rule", rule.rawValue)],
+                                    help: "Merges and links the identity rules refused, by rule").increment(by: Int64(count))
                 }
                 if taken.done > 0 {
                     applied.increment(by: Int64(taken.done))

@@ -28,6 +28,8 @@ struct StoredEvent: Sendable {
     let context: [String: JSONValue]
     let occurredAt: Date
     let isBot: Bool
+    /// Identifier kinds the site vouched for (`events.verified_identifiers`); the others are claimed.
+    var verifiedIdentifiers: Set<IdentityKind> = []
 
     /// The key that groups a visitor's device-level activity (sessions): the anonymous id, else the user id.
     var deviceKey: String? { anonymousID ?? userID }
