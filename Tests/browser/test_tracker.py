@@ -6,8 +6,11 @@ issue 4's "Done means". See conftest.py for the environment (COLLECTOR_URL, DATA
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
+import secrets
 import shutil
 import time
 import urllib.request
@@ -659,3 +662,24 @@ def test_tracker_min_file_is_current():
     r = subprocess.run([sys.executable, str(REPO / "scripts" / "tracker-size"), "--check"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_identify_with_a_user_hash_is_verified_and_a_wrong_one_is_not(db, static_site, site, tracker_tag, browser, events):
+    """The site's server hands its page HMAC-SHA256(identity secret, user id); the tracker sends it
+    with identify, the collector verifies it and never stores it (docs/IDENTITY.md)."""
+    secret = secrets.token_hex(32)
+    db.execute("UPDATE sites SET identity_secret = %s WHERE id = %s", (secret, site.id))
+    good = hmac.new(secret.encode(), b"member-77", hashlib.sha256).hexdigest()  # Python's hmac: an independent oracle
+    browser.get(static_site.write("hash.html", page_html("Hash", "<p>hash</p>", tag=tracker_tag(site, **FAST))))
+    wait_tracker(browser)
+    browser.execute_script(
+        "profile.identify('member-77', {plan: 'pro'}, {userHash: arguments[0]});"
+        "profile.identify('member-78', {plan: 'free'}, {userHash: arguments[0]});", good)
+    rows = events.wait(site, lambda rs: sum(r["type"] == "identify" for r in rs) >= 2, "two identify events")
+    verified = {r["user_id"]: db.execute(
+        "SELECT array_to_string(verified_identifiers, ',') FROM events WHERE site_id = %s AND user_id = %s AND type = 'identify'",
+        (site.id, r["user_id"])).fetchone()[0] for r in rows if r["type"] == "identify"}
+    assert verified == {"member-77": "user_id", "member-78": ""}, verified
+    stored = db.execute("SELECT count(*) FROM events WHERE site_id = %s AND events::text LIKE %s",
+                        (site.id, f"%{good[:16]}%")).fetchone()[0]
+    assert stored == 0, "the user hash was stored"
