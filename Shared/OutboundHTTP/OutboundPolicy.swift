@@ -57,9 +57,11 @@ public struct OutboundPolicy: Sendable {
         }
         if addresses.isEmpty { return Refusal(reason: .unresolvable, description: "'\(host)' has no address") }
         for address in addresses where !allowedNetworks.contains(where: { $0.contains(address) }) {
-            if let range = Self.forbiddenRange(of: address) {
+            if Self.forbiddenRange(of: address) != nil {
+                // Which address, or which kind of network, would tell a caller about the internal
+                // network (a key probing names one by one): the answer says only that it is not public.
                 return Refusal(reason: .forbiddenAddress, description:
-                    "'\(host)' resolves to \(IPNetwork.format(address)), a \(range) address; only public addresses may be called (see OUTBOUND_ALLOWED_HOSTS)")
+                    "'\(host)' does not resolve to public addresses only; only public addresses may be called (an operator can allow a host with OUTBOUND_ALLOWED_HOSTS)")
             }
         }
         return nil
@@ -81,5 +83,7 @@ public struct OutboundPolicy: Sendable {
         ("192.168.0.0/16", "private"), ("198.18.0.0/15", "benchmarking"), ("224.0.0.0/4", "multicast"), ("240.0.0.0/4", "reserved"),
         ("::/128", "unspecified"), ("::1/128", "loopback"), ("::/96", "IPv4-compatible"), ("fc00::/7", "unique-local (private)"),
         ("fe80::/10", "link-local"), ("fec0::/10", "site-local"), ("ff00::/8", "multicast"),
+        // Local-use NAT64 (RFC 8215) and Teredo tunnels reach IPv4 networks this check cannot see.
+        ("64:ff9b:1::/48", "local-use NAT64"), ("2001::/32", "Teredo"),
     ].map { (IPNetwork(cidr: $0.0)!, $0.1) }
 }

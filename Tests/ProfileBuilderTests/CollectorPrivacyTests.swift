@@ -90,11 +90,22 @@ struct CollectorPrivacyTests {
             let harness = CollectorHarness(db: db)
             try await harness.site("o", writeKey: "wk")
             try await harness.run { client in
-                #expect(try await client.post("/api/track/opt-out", key: "wk", json: ["anonymousId": "leaver"]).status == .ok)
+                let optOut = try await client.post("/api/track/opt-out", key: "wk", json: ["anonymousId": "leaver"])
+                #expect(optOut.status == .ok)
+                let token = try #require(optOut.json["optInToken"] as? String)
+                // A second opt-out (anyone's) gets no token and does not replace the first.
+                let again = try await client.post("/api/track/opt-out", key: "wk", json: ["anonymousId": "leaver"])
+                #expect(again.status == .ok && again.json["optInToken"] == nil)
                 let dropped = try await client.post("/v1/track", key: "wk", json: ["anonymousId": "leaver", "event": "E"])
                 #expect((dropped.json["dropped"] as? [String: Int])?["opted_out"] == 1)
                 #expect(try await client.post("/v1/track", key: "wk", json: ["anonymousId": "stayer", "event": "E"]).json["stored"] as? Int == 1)
-                #expect(try await client.post("/api/track/opt-in", key: "wk", json: ["anonymousId": "leaver"]).status == .ok)
+                // Someone who only knows the anonymous id cannot opt the visitor back in (#23 item 14).
+                let bare = try await client.post("/api/track/opt-in", key: "wk", json: ["anonymousId": "leaver"])
+                #expect(bare.status == .forbidden && bare.json["code"] as? String == "opt_in_not_allowed")
+                #expect(try await client.post("/api/track/opt-in", key: "wk", json: ["anonymousId": "leaver", "optInToken": "oi_" + String(repeating: "0", count: 48)]).status == .forbidden)
+                let stillOut = try await client.post("/v1/track", key: "wk", json: ["anonymousId": "leaver", "event": "E"])
+                #expect((stillOut.json["dropped"] as? [String: Int])?["opted_out"] == 1)
+                #expect(try await client.post("/api/track/opt-in", key: "wk", json: ["anonymousId": "leaver", "optInToken": token]).status == .ok)
                 #expect(try await client.post("/v1/track", key: "wk", json: ["anonymousId": "leaver", "event": "Back"]).json["stored"] as? Int == 1)
             }
             #expect(try await harness.count("SELECT count(*)::int FROM events WHERE anonymous_id = 'leaver'") == 1)

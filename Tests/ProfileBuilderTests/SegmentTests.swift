@@ -98,6 +98,41 @@ struct SegmentTests {
         }
     }
 
+    /// A definition written to the table directly, past the API's check, that PostgreSQL cannot
+    /// run: the engine sets it aside and the batch, and every other segment, go on.
+    @Test func a_segment_postgresql_cannot_run_is_set_aside_and_the_batch_goes_on() async throws {
+        try await TestDatabase.with { db in
+            let collector = CollectorHarness(db: db)
+            try await collector.site("acme", writeKey: "wk")
+            for (slug, definition) in [("bad-pattern", #"{"page_path": "(?<x>a)"}"#), ("pricing", #"{"page_path": "^/pricing"}"#)] {
+                try await db.client.query("INSERT INTO segments (site_id, slug, name, definition) VALUES (1, \(slug), \(slug), \(definition)::jsonb)",
+                                          logger: TestDatabase.logger)
+            }
+            let engine = try await ProfileEngineTests.ingest(db, [[Events.page("v", "https://acme.com/pricing", minute: 0)]])
+            #expect(try await db.scalar("SELECT count(*)::int FROM dead_letters", as: Int.self) == 0)
+            #expect(try await db.scalar("SELECT count(*)::int FROM event_queue", as: Int.self) == 0)
+            #expect(try await Self.members(db, "pricing") == ["v"])
+            let error = try #require(try await db.scalar(
+                "SELECT f.error FROM segment_failures f JOIN segments s ON s.id = f.segment_id WHERE s.slug = 'bad-pattern'", as: String.self))
+            #expect(error.hasPrefix("2201B"), "\(error)")
+            // Set aside: later batches leave it out without trying it again.
+            _ = try await ProfileEngineTests.ingest(db, [[Events.page("w", "https://acme.com/pricing", minute: 1)]])
+            #expect(try await Self.members(db, "pricing") == ["v", "w"])
+            #expect(try await db.scalar("SELECT count(*)::int FROM dead_letters", as: Int.self) == 0)
+            _ = engine
+            // The API shows why.
+            let api = APIHarness(db: db)
+            let reader = try await api.key([.profilesRead])
+            try await api.run { client in
+                let list = try await client.call(.get, "/v1/segments", token: reader)
+                let bad = (list.json["data"] as? [[String: Any]])?.first { $0["slug"] as? String == "bad-pattern" }
+                #expect(((bad?["failure"] as? [String: Any])?["error"] as? String)?.hasPrefix("2201B") == true)
+                let good = (list.json["data"] as? [[String: Any]])?.first { $0["slug"] as? String == "pricing" }
+                #expect(good?["failure"] is NSNull)
+            }
+        }
+    }
+
     @Test func custom_rules_handle_missing_fields_nulls_and_combinations() async throws {
         try await TestDatabase.with { db in
             _ = try await ProfileEngineTests.ingest(db, [[

@@ -91,6 +91,12 @@ struct WebhookManagementTests {
                 #expect(try await field(["secret": "0123456789abcdef0", "rotate_secret": true]) == "rotate_secret")
                 #expect(try await field(["site": "nope"]) == "site")
                 #expect(try await field(["colour": "red"]) == "colour")
+                // A webhooks key that may not read profiles cannot probe for a person with a field filter (#23 item 7).
+                let probe = try await client.call(.patch, "/v1/webhooks/\(id)", token: hooks, json: ["filter": ["fields": ["email": "ann@acme.com"]]])
+                #expect(probe.status == .forbidden && probe.json["field"] as? String == "filter.fields")
+                let probeNew = try await client.call(.post, "/v1/webhooks", token: hooks,
+                                                     json: ["url": "https://crm.example/probe", "filter": ["fields": ["email": "ann@acme.com"]]])
+                #expect(probeNew.status == .forbidden)
                 // Nothing was changed by the refused requests.
                 let current = try await client.call(.get, "/v1/webhooks/\(id)", token: hooks).json
                 #expect(current["url"] as? String == "https://crm.example/hook" && current["name"] as? String == "crm" && current["active"] as? Bool == true)

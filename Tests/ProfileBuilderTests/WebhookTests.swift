@@ -240,7 +240,8 @@ struct WebhookTests {
                   ('00000000-0000-0000-0000-000000000001', (SELECT id FROM sites WHERE slug = 'acme'), 'mql', '{"industry": "software"}'),
                   ('00000000-0000-0000-0000-000000000002', (SELECT id FROM sites WHERE slug = 'acme'), 'known', '{"industry": "finance"}')
                 """, logger: TestDatabase.logger)
-            let hooks = try await APIHarness(db: db).key([.webhooks])
+            // A filter on field values needs profiles:read as well (#23 item 7).
+            let hooks = try await APIHarness(db: db).key([.webhooks, .profilesRead])
             try await ExportTests.runAPI(db, ["WEBHOOK_WORKER": "false"]) { client in
                 let stage = try await client.call(.post, "/v1/webhooks", token: hooks, json: [
                     "url": "http://127.0.0.1:9/hook", "site": "acme", "event_kinds": ["updated", "erased"], "filter": ["stage": ["mql", "sql"], "fields": ["industry": "software"]],

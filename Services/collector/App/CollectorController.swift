@@ -234,8 +234,23 @@ struct CollectorController: Sendable {
             error.headers.append(contentsOf: cors)
             throw error
         }
-        try await store.setOptOut(siteID: site.id, anonymousID: anonymousID, optedOut: optedOut, logger: context.logger)
-        var response = JSONResponse.make(["success": true, "optedOut": .bool(optedOut)])
+        var answer: [String: JSONValue] = ["success": true, "optedOut": .bool(optedOut)]
+        if optedOut {
+            if let token = try await store.optOut(siteID: site.id, anonymousID: anonymousID, logger: context.logger) {
+                answer["optInToken"] = .string(token)
+            }
+        } else {
+            let token = body["optInToken"]?.stringValue
+            guard try await store.optIn(siteID: site.id, anonymousID: anonymousID, token: token, serverKey: authenticated.serverKey,
+                                        logger: context.logger) else {
+                count("rejected_opt_in_without_token")
+                var error = APIError(.forbidden, code: "opt_in_not_allowed",
+                                     detail: "opting back in needs the optInToken the opt-out answered with (or the site's server key)", field: "optInToken")
+                error.headers.append(contentsOf: cors)
+                throw error
+            }
+        }
+        var response = JSONResponse.make(.object(answer))
         response.headers.append(contentsOf: cors)
         return response
     }

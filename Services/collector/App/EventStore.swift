@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import PostgresNIO
@@ -95,15 +96,40 @@ struct EventStore: Sendable {
     }
 
     /// Named query `record_opt_out` / `remove_opt_out`: the visitor's choice persists across devices' retries.
-    func setOptOut(siteID: Int64, anonymousID: String, optedOut: Bool, logger: Logger) async throws {
-        _ = try await client.transaction(logger: logger) { connection in
-            if optedOut {
-                try await connection.query(
-                    "INSERT INTO opt_outs (site_id, anonymous_id) VALUES (\(siteID), \(anonymousID)) ON CONFLICT DO NOTHING",
-                    logger: logger)
-            } else {
-                try await connection.query("DELETE FROM opt_outs WHERE site_id = \(siteID) AND anonymous_id = \(anonymousID)", logger: logger)
-            }
+    /// Records an opt-out and returns the token that may lift it, or nil when the visitor was
+    /// already opted out (the first caller holds the token; a second opt-out must not replace it,
+    /// or anyone could lock the visitor out of opting in again).
+    func optOut(siteID: Int64, anonymousID: String, logger: Logger) async throws -> String? {
+        let token = "oi_" + (0..<24).map { _ in UInt8.random(in: 0...255) }.hexString
+        let hash = Array(SHA256.hash(data: Data(token.utf8))).hexString
+        return try await client.transaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO opt_outs (site_id, anonymous_id, opt_in_token_hash) VALUES (\(siteID), \(anonymousID), \(hash))
+                ON CONFLICT DO NOTHING RETURNING 1
+                """, logger: logger)
+            for try await _ in rows.decode(Int.self) { return token }
+            return nil
+        }
+    }
+
+    /// Lifts an opt-out for the holder of its token, or for the site's servers. Returns false when
+    /// neither is given (the opt-out stays). A visitor who is not opted out is opted in already.
+    func optIn(siteID: Int64, anonymousID: String, token: String?, serverKey: Bool, logger: Logger) async throws -> Bool {
+        let hash = token.map { Array(SHA256.hash(data: Data($0.utf8))).hexString }
+        return try await client.transaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                WITH target AS (SELECT 1 FROM opt_outs WHERE site_id = \(siteID) AND anonymous_id = \(anonymousID)),
+                lifted AS (
+                    DELETE FROM opt_outs o WHERE o.site_id = \(siteID) AND o.anonymous_id = \(anonymousID)
+                      AND (\(serverKey) OR o.opt_in_token_hash = \(hash))
+                    RETURNING 1
+                )
+                SELECT (SELECT count(*) FROM target)::int, (SELECT count(*) FROM lifted)::int
+                """, logger: logger)
+            for try await (existing, lifted) in rows.decode((Int, Int).self) { return existing == 0 || lifted > 0 }
+            return false
         }
     }
 }

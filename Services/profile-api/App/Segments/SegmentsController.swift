@@ -18,7 +18,9 @@ struct SegmentsController: Sendable {
                 """
                 SELECT coalesce(jsonb_agg(jsonb_build_object('slug', s.slug, 'site', si.slug, 'name', s.name, 'description', s.description,
                            'definition', s.definition, 'builtin', s.builtin, 'active', s.active,
-                           'members', (SELECT count(*) FROM segment_memberships m WHERE m.segment_id = s.id AND m.left_at IS NULL))
+                           'members', (SELECT count(*) FROM segment_memberships m WHERE m.segment_id = s.id AND m.left_at IS NULL),
+                           'failure', (SELECT jsonb_build_object('error', f.error, 'failed_at', f.failed_at) FROM segment_failures f
+                                       WHERE f.segment_id = s.id AND f.definition_updated_at >= s.updated_at))
                            ORDER BY s.slug), '[]')::text
                 FROM segments s LEFT JOIN sites si ON si.id = s.site_id
                 """, logger: context.logger)

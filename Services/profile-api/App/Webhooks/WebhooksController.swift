@@ -22,6 +22,7 @@ struct WebhooksController: Sendable {
         router.post("/v1/webhooks") { request, context in
             let key = try await auth.require(.webhooks, request, logger: context.logger)
             let new = try Self.subscription(try await ProfilesController.body(request, context: context))
+            try Self.requireProfileReadForFieldFilters(new.filter, key: key)
             try await outbound.validate(new.url, field: "url")
             guard let document = try await store.create(new, key: key, requestID: context.requestID) else {
                 throw APIError(.unprocessableContent, code: "unknown_site", detail: "no site has the slug '\(new.site?.prefix(60) ?? "")'", field: "site")
@@ -46,6 +47,7 @@ struct WebhooksController: Sendable {
             let key = try await auth.require(.webhooks, request, logger: context.logger)
             let id = try Self.id(context, "id")
             let changes = try Self.changes(try await ProfilesController.body(request, context: context))
+            if let filter = changes.filter { try Self.requireProfileReadForFieldFilters(filter, key: key) }
             if let url = changes.url { try await outbound.validate(url, field: "url") }
             switch try await store.update(id, changes, key: key, requestID: context.requestID) {
             case .notFound:
@@ -97,6 +99,14 @@ struct WebhooksController: Sendable {
     }
 
     static let notFound = APIError(.notFound, code: "webhook_not_found", detail: "no webhook subscription with that id")
+
+    /// A filter on field values would tell a key that may not read profiles whether someone with
+    /// that email (say) exists, by whether deliveries come: it needs `profiles:read` too.
+    static func requireProfileReadForFieldFilters(_ filter: JSONValue, key: APIKey) throws {
+        guard filter["fields"] != nil, !key.allows(.profilesRead) else { return }
+        throw APIError(.forbidden, code: "insufficient_scope",
+                       detail: "a filter on field values needs the profiles:read scope as well as webhooks", field: "filter.fields")
+    }
 
     static func id(_ context: ServiceRequestContext, _ name: String) throws -> Int64 {
         guard let text = context.parameters.get(name), let id = Int64(text), id > 0 else {

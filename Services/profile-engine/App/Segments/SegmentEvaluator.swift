@@ -14,20 +14,82 @@ struct SegmentEvaluator: Sendable {
         let siteID: Int64?
         let slug: String
         let rule: SegmentRule
+        /// When the definition last changed: a failure recorded for an older one no longer holds.
+        var updatedAt = Date.distantPast
     }
 
-    /// Named query `active_segments`; definitions that no longer parse are skipped with a warning.
+    /// Named query `active_segments`; definitions that no longer parse are skipped with a warning,
+    /// and so are those set aside after PostgreSQL could not run them (`segment_failures`).
     func activeSegments(on connection: PostgresConnection) async throws -> [Segment] {
-        let rows = try await connection.query("SELECT id, site_id, slug, definition::text FROM segments WHERE active ORDER BY id", logger: logger)
+        let rows = try await connection.query(
+            """
+            SELECT s.id, s.site_id, s.slug, s.definition::text, s.updated_at FROM segments s
+            WHERE s.active AND NOT EXISTS (SELECT 1 FROM segment_failures f WHERE f.segment_id = s.id AND f.definition_updated_at >= s.updated_at)
+            ORDER BY s.id
+            """, logger: logger)
         var segments: [Segment] = []
-        for try await (id, site, slug, definition) in rows.decode((Int64, Int64?, String, String).self) {
+        for try await (id, site, slug, definition, updatedAt) in rows.decode((Int64, Int64?, String, String, Date).self) {
             guard let json = try? JSONValue.parse(definition), let rule = try? SegmentRule(json: json) else {
                 logger.warning("segment definition does not parse; skipped", metadata: ["segment": "\(slug)"])
                 continue
             }
-            segments.append(Segment(id: id, siteID: site, slug: slug, rule: rule))
+            segments.append(Segment(id: id, siteID: site, slug: slug, rule: rule, updatedAt: updatedAt))
         }
         return segments
+    }
+
+    /// Evaluates the segments under a savepoint. When PostgreSQL refuses to run them, each is
+    /// evaluated alone; one that still fails is set aside (`segment_failures`, logged) and the
+    /// batch goes on with the others: one bad definition must not stop every event.
+    /// Returns the profiles whose memberships changed.
+    @discardableResult
+    func evaluate(_ profiles: [UUID], segments: [Segment], on tx: PostgresConnection) async throws -> Set<UUID> {
+        guard !profiles.isEmpty, !segments.isEmpty else { return [] }
+        do {
+            return try await underSavepoint(tx) { try await evaluateTogether(profiles, segments: segments, on: tx) }
+        } catch let error where Self.isRuleFailure(error) {
+            var changed = Set<UUID>()
+            for segment in segments {
+                do {
+                    changed.formUnion(try await underSavepoint(tx) { try await evaluateTogether(profiles, segments: [segment], on: tx) })
+                } catch let failure where Self.isRuleFailure(failure) {
+                    try await setAside(segment, failure: failure, on: tx)
+                }
+            }
+            return changed
+        }
+    }
+
+    /// A server error the rule itself caused (its data or its SQL), not a lost connection, a
+    /// timeout or a conflict with another transaction, which the whole batch retries.
+    static func isRuleFailure(_ error: any Error) -> Bool {
+        guard let psql = error as? PSQLError, psql.serverInfo?[.sqlState] != nil else { return false }
+        return [.invalidData, .constraintViolation, .other].contains(DatabaseFailure(error))
+    }
+
+    private func underSavepoint<T>(_ tx: PostgresConnection, _ body: () async throws -> T) async throws -> T {
+        try await tx.query("SAVEPOINT segment_evaluation", logger: logger)
+        do {
+            let value = try await body()
+            try await tx.query("RELEASE SAVEPOINT segment_evaluation", logger: logger)
+            return value
+        } catch {
+            if Self.isRuleFailure(error) { try await tx.query("ROLLBACK TO SAVEPOINT segment_evaluation", logger: logger) }
+            throw error
+        }
+    }
+
+    /// Named query `set_aside_segment`: the SQLSTATE and PostgreSQL's message, never its DETAIL
+    /// (which can quote row values).
+    private func setAside(_ segment: Segment, failure: any Error, on tx: PostgresConnection) async throws {
+        let info = (failure as? PSQLError)?.serverInfo
+        let error = String("\(info?[.sqlState] ?? "?????"): \(info?[.message] ?? "failed")".prefix(500))
+        logger.error("segment set aside: PostgreSQL cannot evaluate its rule", metadata: ["segment": "\(segment.slug)", "error": "\(error)"])
+        try await tx.query(
+            """
+            INSERT INTO segment_failures (segment_id, error, definition_updated_at) VALUES (\(segment.id), \(error), \(segment.updatedAt))
+            ON CONFLICT (segment_id) DO UPDATE SET error = EXCLUDED.error, definition_updated_at = EXCLUDED.definition_updated_at, failed_at = now()
+            """, logger: logger)
     }
 
     /// Evaluates `profiles` (ids of unmerged profiles) against every active segment, in one
@@ -37,10 +99,7 @@ struct SegmentEvaluator: Sendable {
     /// cannot flatten): `id = ANY(…) AND merged_into IS NULL` was planned as a scan of a whole partial
     /// index of live profiles whose statistics said it was small. An open membership is found by
     /// its unique index (ON CONFLICT), not by reading the open memberships of the batch.
-    /// Returns the profiles whose memberships changed.
-    @discardableResult
-    func evaluate(_ profiles: [UUID], segments: [Segment], on tx: PostgresConnection) async throws -> Set<UUID> {
-        guard !profiles.isEmpty, !segments.isEmpty else { return [] }
+    private func evaluateTogether(_ profiles: [UUID], segments: [Segment], on tx: PostgresConnection) async throws -> Set<UUID> {
         var binds = PostgresBindings()
         binds.append(profiles, context: .default)
         let ids = "$1::uuid[]"
