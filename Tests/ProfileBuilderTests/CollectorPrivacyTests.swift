@@ -236,4 +236,27 @@ struct CollectorPrivacyTests {
             }
         }
     }
+
+    /// Each chat message may become model calls: at most 100 per request, and per visitor 120 at
+    /// once then 60 a minute (#23 item 15); another visitor of the same site is not held back.
+    @Test func chat_messages_are_bounded_per_request_and_per_visitor() async throws {
+        try await TestDatabase.with { db in
+            let harness = CollectorHarness(db: db)
+            try await harness.site("c", writeKey: "wk")
+            @Sendable func body(_ visitor: String, _ count: Int, from: Int = 0) -> String {
+                let messages = (from..<from + count).map { #"{"role":"user","text":"message \#($0)","id":"\#(visitor)-\#($0)"}"# }
+                return #"{"conversationId":"c-\#(visitor)","anonymousId":"\#(visitor)","messages":[\#(messages.joined(separator: ","))]}"#
+            }
+            try await harness.run { client in
+                let tooMany = try await client.post("/api/track/chat", key: "wk", body: body("a", 101))
+                #expect(tooMany.status == .contentTooLarge && tooMany.json["field"] as? String == "messages")
+                #expect(try await client.post("/api/track/chat", key: "wk", body: body("a", 80)).status == .ok)
+                let limited = try await client.post("/api/track/chat", key: "wk", body: body("a", 80, from: 80))
+                #expect(limited.status == .tooManyRequests)
+                #expect(limited.headers[.retryAfter] != nil)
+                #expect(try await client.post("/api/track/chat", key: "wk", body: body("b", 80)).status == .ok)
+            }
+            #expect(try await harness.count("SELECT count(*)::int FROM events WHERE type = 'chat'") == 160)
+        }
+    }
 }

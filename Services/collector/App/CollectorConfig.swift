@@ -15,6 +15,8 @@ public struct CollectorConfig: Sendable {
     public var writeTimeoutSeconds: Double
     public var rateLimitPerWriteKey: RateLimit
     public var rateLimitPerClientIP: RateLimit
+    /// Chat messages per visitor: each may become model calls in the engine (with an LLM configured).
+    public var rateLimitChatPerVisitor: RateLimit
     /// Minimum spacing of wake-up notifications to the engine.
     public var notifyIntervalMilliseconds: Int
     /// Folder holding t.js and the demo site.
@@ -45,6 +47,9 @@ public struct CollectorConfig: Sendable {
         rateLimitPerClientIP = RateLimit(
             perSecond: try env.double("RATE_LIMIT_IP_PER_SECOND", default: 50, range: 0.001...1_000_000),
             burst: try env.double("RATE_LIMIT_IP_BURST", default: 200, range: 1...10_000_000))
+        rateLimitChatPerVisitor = RateLimit(
+            perSecond: try env.double("RATE_LIMIT_CHAT_PER_MINUTE", default: 60, range: 0.001...1_000_000) / 60,
+            burst: try env.double("RATE_LIMIT_CHAT_BURST", default: 120, range: 1...10_000_000))
         notifyIntervalMilliseconds = try env.int("NOTIFY_INTERVAL_MS", default: 100, range: 0...10000)
         webDirectory = env.string("WEB_DIR", default: "web")
         demoMode = try env.bool("DEMO_MODE", default: false)

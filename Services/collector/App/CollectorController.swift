@@ -22,6 +22,8 @@ struct CollectorController: Sendable {
     let addresses: ClientAddressResolver
     let keyLimiter: RateLimiter
     let ipLimiter: RateLimiter
+    /// Messages per site and visitor on `/api/track/chat`.
+    let chatLimiter: RateLimiter
     let metrics: ServiceMetrics
 
     /// Segment has no count limit; ours bounds the work one request can cause.
@@ -63,6 +65,11 @@ struct CollectorController: Sendable {
             guard !items.isEmpty else { throw APIError.badRequest("missing_field", "the batch contains no events", field: "batch") }
             guard items.count <= Self.maxEventsPerRequest else {
                 throw APIError(.contentTooLarge, code: "too_many_events", detail: "at most \(Self.maxEventsPerRequest) events per request", field: "batch")
+            }
+            if shape == .chat, let visitor = body["anonymousId"]?.stringValue ?? body["userId"]?.stringValue,
+               let wait = chatLimiter.take("\(site.id):\(visitor)", cost: Double(items.count)) {
+                count("rejected_rate_limited_chat", by: items.count)
+                throw rateLimited(wait, "this visitor is sending more chat messages than the per-visitor limit")
             }
             if let wait = keyLimiter.take(site.slug, cost: Double(items.count)) {
                 count("rejected_rate_limited_key", by: items.count)

@@ -20,6 +20,7 @@ public enum CollectorService: ServiceEntry {
             addresses: ClientAddressResolver(trustedProxies: config.trustedProxies),
             keyLimiter: RateLimiter(limit: config.rateLimitPerWriteKey),
             ipLimiter: RateLimiter(limit: config.rateLimitPerClientIP),
+            chatLimiter: RateLimiter(limit: config.rateLimitChatPerVisitor),
             metrics: environment.metrics
         ).addRoutes(to: router)
         StaticFilesController(webDirectory: config.webDirectory, demoMode: config.demoMode).addRoutes(to: router)

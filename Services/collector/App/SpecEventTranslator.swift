@@ -8,7 +8,8 @@ import ServiceKit
 enum SpecEventTranslator {
     static let interactionKinds: Set<String> = ["scroll", "click", "dwell", "form", "custom"]
     static let chatRoles: Set<String> = ["user", "assistant", "system"]
-    static let maxChatMessages = 500
+    /// A conversation resent whole is deduplicated by message id; each new message may cost model calls.
+    static let maxChatMessages = 100
     static let maxChatText = 16_000
 
     /// A body holding one event, or several under `events`.
