@@ -34,7 +34,7 @@ public final class NotificationListener: Service, Sendable {
                 if Task.isShuttingDownGracefully { return }
                 // Back off only while connecting keeps failing quickly.
                 attempt = ContinuousClock.now - started > .seconds(10) ? 1 : attempt + 1
-                logger.warning("notification listener lost its connection; reconnecting", metadata: ["channel": "\(channel)", "error": "\(describeDatabaseError(error))"])
+                logger.databaseFailure(.warning, "notification listener lost its connection; reconnecting", error: error, metadata: ["channel": "\(channel)"])
             }
             signal.ring()
             try? await Task.sleep(for: .milliseconds(min(5000, 100 * (1 << min(attempt, 6)))))
