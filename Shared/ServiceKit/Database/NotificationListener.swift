@@ -1,5 +1,4 @@
 import Logging
-import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 
@@ -42,10 +41,7 @@ public final class NotificationListener: Service, Sendable {
     }
 
     private func listenOnce() async throws {
-        let configuration = PostgresConnection.Configuration(
-            host: database.host, port: database.port, username: database.username, password: database.password,
-            database: database.database, tls: database.requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        let connection = try await PostgresConnection.connect(configuration: try database.connectionConfiguration(), id: 0, logger: logger)
         do {
             // On cancellation (graceful shutdown) close the connection ourselves: waiting for
             // postgres-nio to end the LISTEN on a cancelled task sometimes never returned, and the
