@@ -136,7 +136,7 @@ final class EventBatcher: Service, Sendable {
             }
         } catch {
             commitFailures.increment()
-            logger.error("batch write failed", metadata: ["events": "\(events.count)", "error": "\(describeDatabaseError(error))"])
+            logger.databaseFailure(.error, "batch write failed", error: error, metadata: ["events": "\(events.count)"])
             for request in batch { request.continuation.resume(returning: .failure(error)) }
         }
     }

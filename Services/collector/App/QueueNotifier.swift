@@ -40,7 +40,7 @@ final class QueueNotifier: Service, Sendable {
                     try await client.query("SELECT pg_notify(\(NotificationChannel.eventsQueued.rawValue), '')", logger: logger)
                 } catch {
                     // The engines also poll, so a lost wake-up only delays them.
-                    logger.debug("notify failed", metadata: ["error": "\(describeDatabaseError(error))"])
+                    logger.databaseFailure(.debug, "notify failed", error: error)
                 }
                 try? await Task.sleep(for: interval)
             }

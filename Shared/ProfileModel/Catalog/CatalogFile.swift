@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// A catalog file (JSON, YAML or CSV) parsed and validated row by row: the valid categories and
 /// items, and a rejection for every row that is not. One bad row never stops the others.
@@ -97,8 +96,10 @@ public struct CatalogFile: Sendable {
                 if format == .json {
                     root = try JSONSerialization.jsonObject(with: Data(text.utf8))
                 } else {
-                    root = try Yams.load(yaml: text)
+                    root = try UntrustedYAML.load(text)
                 }
+            } catch let refusal as UntrustedYAML.Refusal {
+                throw ParseError.unreadable(refusal.description)
             } catch {
                 throw ParseError.unreadable("not valid \(format.rawValue.uppercased()): \(error)")
             }

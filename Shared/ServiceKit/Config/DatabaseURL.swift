@@ -1,24 +1,26 @@
 import Foundation
 import PostgresNIO
 
-/// `DATABASE_URL` parsed into what `PostgresClient` needs: `postgres://user:password@host:port/db`.
+/// `DATABASE_URL` parsed into what `PostgresClient` needs:
+/// `postgres://user:password@host:port/db?sslmode=verify-full&sslrootcert=/path/ca.pem`.
 public struct DatabaseURL: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var username: String
     public var password: String?
     public var database: String
-    public var requireTLS: Bool
+    public var tls: DatabaseTLS
 
     public static let variable = "DATABASE_URL"
 
-    public init(host: String, port: Int, username: String, password: String?, database: String, requireTLS: Bool = false) {
+    public init(host: String, port: Int, username: String, password: String?, database: String,
+                tls: DatabaseTLS = DatabaseTLS(mode: .prefer)) {
         self.host = host
         self.port = port
         self.username = username
         self.password = password
         self.database = database
-        self.requireTLS = requireTLS
+        self.tls = tls
     }
 
     public init(parsing text: String, variable: String = DatabaseURL.variable) throws {
@@ -37,14 +39,15 @@ public struct DatabaseURL: Sendable, Equatable {
         guard !database.isEmpty else {
             throw ConfigError(variable: variable, message: "has no database name (the path after the host)")
         }
-        let sslmode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value
+        func parameter(_ name: String) -> String? { components.queryItems?.first(where: { $0.name == name })?.value }
+        let tls = try DatabaseTLS(sslmode: parameter("sslmode"), sslrootcert: parameter("sslrootcert"), variable: variable)
         self.init(
             host: host,
             port: components.port ?? 5432,
             username: user.removingPercentEncoding ?? user,
             password: components.password.map { $0.removingPercentEncoding ?? $0 },
             database: database.removingPercentEncoding ?? database,
-            requireTLS: sslmode == "require"
+            tls: tls
         )
     }
 
@@ -73,12 +76,18 @@ public struct DatabaseURL: Sendable, Equatable {
     public func clientConfiguration(maximumConnections: Int, jit: JIT = .off) -> PostgresClient.Configuration {
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database,
-            tls: requireTLS ? .require(.makeClientConfiguration()) : .disable
+            tls: tls.client
         )
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(3)
         configuration.options.keepAliveBehavior = .init(frequency: .seconds(15))
         if jit == .off { configuration.options.additionalStartupParameters = [("jit", "off")] }
         return configuration
+    }
+
+    /// For a single connection outside the pool (LISTEN), with the same TLS.
+    public func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: try tls.connection())
     }
 }

@@ -69,18 +69,32 @@ extension DatabaseFailure {
     }
 }
 
-/// `String(reflecting:)` of a PSQLError includes the server's message, which its description hides on purpose.
+/// The server's message and SQLSTATE of a database failure, for logs, stored errors (`last_error`)
+/// and answers. `String(reflecting:)` of a PSQLError would include the server's message, which its
+/// description hides on purpose, and also its DETAIL, which quotes row values ("Key (email)=(ann@…)",
+/// "Failing row contains (…)"): personal data that must not reach a client, a table or a log above
+/// debug level. The message alone names the constraint, table or column an operator needs.
 public func describeDatabaseError(_ error: any Error) -> String {
-    if let transaction = error as? PostgresTransactionError,
-       let inner = transaction.closureError ?? transaction.commitError ?? transaction.beginError {
-        return describeDatabaseError(inner)
-    }
+    let error = unwrappingTransaction(error)
     if let psql = error as? PSQLError, let message = psql.serverInfo?[.message] {
-        let state = psql.serverInfo?[.sqlState] ?? "?"
-        let detail = psql.serverInfo?[.detail].map { " (\($0))" } ?? ""
-        return "\(message)\(detail) [SQLSTATE \(state)]"
+        return "\(message) [SQLSTATE \(psql.serverInfo?[.sqlState] ?? "?")]"
     }
     return String(reflecting: error)
+}
+
+/// PostgreSQL's DETAIL of a failure, which may quote row values: only for debug-level logs
+/// (`Logger.databaseFailure`).
+public func databaseErrorDetail(_ error: any Error) -> String? {
+    (unwrappingTransaction(error) as? PSQLError)?.serverInfo?[.detail]
+}
+
+/// withTransaction wraps the failure of BEGIN, the body or COMMIT; the inner one says what went wrong.
+private func unwrappingTransaction(_ error: any Error) -> any Error {
+    if let transaction = error as? PostgresTransactionError,
+       let inner = transaction.closureError ?? transaction.commitError ?? transaction.beginError {
+        return unwrappingTransaction(inner)
+    }
+    return error
 }
 
 /// Raised when rows read before taking a lock turned out to have been changed by another

@@ -1,5 +1,4 @@
 import Logging
-import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 
@@ -34,7 +33,7 @@ public final class NotificationListener: Service, Sendable {
                 if Task.isShuttingDownGracefully { return }
                 // Back off only while connecting keeps failing quickly.
                 attempt = ContinuousClock.now - started > .seconds(10) ? 1 : attempt + 1
-                logger.warning("notification listener lost its connection; reconnecting", metadata: ["channel": "\(channel)", "error": "\(describeDatabaseError(error))"])
+                logger.databaseFailure(.warning, "notification listener lost its connection; reconnecting", error: error, metadata: ["channel": "\(channel)"])
             }
             signal.ring()
             try? await Task.sleep(for: .milliseconds(min(5000, 100 * (1 << min(attempt, 6)))))
@@ -42,10 +41,7 @@ public final class NotificationListener: Service, Sendable {
     }
 
     private func listenOnce() async throws {
-        let configuration = PostgresConnection.Configuration(
-            host: database.host, port: database.port, username: database.username, password: database.password,
-            database: database.database, tls: database.requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        let connection = try await PostgresConnection.connect(configuration: try database.connectionConfiguration(), id: 0, logger: logger)
         do {
             // On cancellation (graceful shutdown) close the connection ourselves: waiting for
             // postgres-nio to end the LISTEN on a cancelled task sometimes never returned, and the

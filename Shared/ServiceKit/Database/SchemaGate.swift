@@ -43,7 +43,7 @@ public struct SchemaGate: Sendable {
                 if ContinuousClock.now >= deadline {
                     throw Unreachable(seconds: timeoutSeconds, underlying: describeDatabaseError(error))
                 }
-                logger.warning("waiting for PostgreSQL", metadata: ["error": "\(describeDatabaseError(error))"])
+                logger.databaseFailure(.warning, "waiting for PostgreSQL", error: error)
                 try await Task.sleep(for: .seconds(1))
             }
         }

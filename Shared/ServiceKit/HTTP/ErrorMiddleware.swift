@@ -25,8 +25,8 @@ public struct ErrorMiddleware: RouterMiddleware {
                 detail: error.body ?? Self.detail(for: error.status, request: request), headers: error.headers)
             return try apiError.response(from: request, context: context)
         } catch {
-            context.logger.error("unhandled error", metadata: [
-                "error": "\(describeDatabaseError(error))", "path": "\(request.uri.path)", "request_id": "\(context.requestID)",
+            context.logger.databaseFailure(.error, "unhandled error", error: error, metadata: [
+                "path": "\(request.uri.path)", "request_id": "\(context.requestID)",
             ])
             let apiError: APIError
             switch DatabaseFailure(error) {

@@ -40,7 +40,7 @@ struct ExportScheduler: Service {
             } catch is CancellationError {
                 return
             } catch {
-                logger.warning("export scheduler could not claim a job", metadata: ["error": "\(String(reflecting: error))"])
+                logger.databaseFailure(.warning, "export scheduler could not claim a job", error: error)
             }
             try? await Task.sleep(for: .seconds(config.pollSeconds))
         }
@@ -70,7 +70,7 @@ struct ExportScheduler: Service {
             try? FileManager.default.removeItem(atPath: path + ".partial")
         } catch {
             let message = (error as? APIError)?.detail ?? String(describing: error)
-            logger.warning("export job failed", metadata: ["job": "\(job.jobID)", "error": "\(String(reflecting: error))"])
+            logger.databaseFailure(.warning, "export job failed", error: error, metadata: ["job": "\(job.jobID)"])
             try? FileManager.default.removeItem(atPath: path + ".partial")
             try? await store.finish(job, rows: rows, location: nil, error: String(message.prefix(1000)), nextRun: nextRun)
         }

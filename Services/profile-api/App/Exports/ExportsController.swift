@@ -31,7 +31,7 @@ struct ExportsController: Sendable {
                     try await writer.finish(nil)
                 } catch {
                     // The status is already sent: end the stream early; the client sees a truncated body.
-                    logger.warning("export stream failed", metadata: ["error": "\(String(reflecting: error))"])
+                    logger.databaseFailure(.warning, "export stream failed", error: error)
                     throw error
                 }
             }

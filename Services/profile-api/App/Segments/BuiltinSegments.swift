@@ -69,7 +69,7 @@ struct BuiltinSegmentSync: Service {
                 logger.info("built-in segments synced", metadata: ["segments": "\(builtins.segments.count)"])
                 break
             } catch {
-                logger.warning("built-in segments not synced; trying again", metadata: ["error": "\(describeDatabaseError(error))"])
+                logger.databaseFailure(.warning, "built-in segments not synced; trying again", error: error)
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(10)) }
             }
         }

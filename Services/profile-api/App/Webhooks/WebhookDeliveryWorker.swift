@@ -27,7 +27,7 @@ struct WebhookDeliveryWorker: Service {
                 } catch is CancellationError {
                     return
                 } catch {
-                    logger.warning("webhook worker could not claim deliveries", metadata: ["error": "\(String(reflecting: error))"])
+                    logger.databaseFailure(.warning, "webhook worker could not claim deliveries", error: error)
                 }
                 // A full batch means more may be due: go again at once.
                 if sent < config.concurrency { await signal.wait(upTo: .seconds(config.pollSeconds)) }
@@ -74,7 +74,7 @@ struct WebhookDeliveryWorker: Service {
             try await store.finish(delivery, statusCode: statusCode, error: failure, retryIn: retryIn)
         } catch {
             // The lease expires and the delivery is sent again: receivers dedupe on the payload id.
-            logger.warning("webhook outcome not recorded", metadata: ["delivery": "\(delivery.id)", "error": "\(String(reflecting: error))"])
+            logger.databaseFailure(.warning, "webhook outcome not recorded", error: error, metadata: ["delivery": "\(delivery.id)"])
         }
         if let failure {
             logger.info("webhook delivery failed", metadata: ["delivery": "\(delivery.id)", "attempt": "\(delivery.attempts)",

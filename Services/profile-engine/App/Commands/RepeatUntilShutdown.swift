@@ -11,7 +11,7 @@ func repeatUntilShutdown(every seconds: Int, wake: WakeSignal? = nil, logger: Lo
         do {
             try await body()
         } catch {
-            logger.warning(message, metadata: ["error": "\(describeDatabaseError(error))"])
+            logger.databaseFailure(.warning, message, error: error)
         }
         if let wake {
             await cancelWhenGracefulShutdown { await wake.wait(upTo: .seconds(seconds)) }

@@ -51,7 +51,7 @@ final class QueueWorker: Service, Sendable {
                 // Seen when Postgres went away mid-batch: a query on the broken connection never answered.
                 logger.error("batch abandoned: a database call did not finish", metadata: ["after": "\(timeout)"])
             } catch {
-                logger.warning("queue worker error", metadata: ["error": "\(describeDatabaseError(error))"])
+                logger.databaseFailure(.warning, "queue worker error", error: error)
                 try? await Task.sleep(for: .seconds(1))
             }
             if taken.done == 0 && taken.deferred > 0 {
@@ -124,7 +124,7 @@ final class QueueWorker: Service, Sendable {
                     continue
                 }
                 if failure == .unavailable { throw error }
-                logger.warning("batch failed; applying its events one by one", metadata: ["error": "\(describeDatabaseError(error))"])
+                logger.databaseFailure(.warning, "batch failed; applying its events one by one", error: error)
                 return try await isolateFailures(shards: shards)
             }
         }
@@ -172,7 +172,7 @@ final class QueueWorker: Service, Sendable {
                     delayMilliseconds: config.retryDelayMilliseconds(afterAttempt: item.attempts + 1), client: client)
                 if dead {
                     deadLettered.increment()
-                    logger.error("event dead-lettered", metadata: ["event_id": "\(item.eventID)", "error": "\(describeDatabaseError(error))"])
+                    logger.databaseFailure(.error, "event dead-lettered", error: error, metadata: ["event_id": "\(item.eventID)"])
                 }
             }
         }

@@ -27,7 +27,7 @@ final class SegmentMaintenance: Service, Sendable {
             } catch is CancellationError {
                 return
             } catch {
-                logger.warning("segment maintenance failed", metadata: ["error": "\(describeDatabaseError(error))"])
+                logger.databaseFailure(.warning, "segment maintenance failed", error: error)
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) }
             }
         }
