@@ -16,6 +16,9 @@ struct GrowingTableStatisticsTests {
             #expect(try await statistics.outgrown().isEmpty)
 
             let rows = GrowingTableStatistics.floorRows * 3
+            // Autovacuum could analyse the table first under load (then nothing is left to do and
+            // the pass rightly analyses nothing): this test is about the engine's pass alone.
+            try await db.client.query("ALTER TABLE visitor_profiles SET (autovacuum_enabled = false)", logger: TestDatabase.logger)
             try await db.client.withConnection { connection in
                 let site = try #require(try await connection.query(
                     "INSERT INTO sites (slug, name, write_key) VALUES ('grow', 'Grow', 'wk-grow') RETURNING id", logger: TestDatabase.logger)
