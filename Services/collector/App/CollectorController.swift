@@ -50,7 +50,7 @@ struct CollectorController: Sendable {
     func handle(_ request: Request, context: ServiceRequestContext, shape: Shape) async throws -> Response {
         let receivedAt = Date()
         let clientIP = addresses.resolve(peer: context.remoteAddress, headers: request.headers)
-        if let wait = ipLimiter.take(clientIP.map(IPNetwork.format) ?? "unknown") {
+        if let wait = ipLimiter.take(AddressRateLimitKey.of(clientIP)) {
             count("rejected_rate_limited_ip")
             throw rateLimited(wait, "too many requests from this address")
         }

@@ -20,12 +20,25 @@ public final class RateLimiter: Sendable {
     }
 
     private let limit: RateLimit
-    private let buckets = Mutex<[String: Bucket]>([:])
-    private static let maxTrackedKeys = 100_000
-
-    public init(limit: RateLimit) {
-        self.limit = limit
+    /// Two generations of buckets: a key is looked up in the current one, then in the previous
+    /// one (and moved over). When the current one is full, it becomes the previous one and the
+    /// oldest generation is dropped whole: O(1) per call however many addresses an attacker uses,
+    /// and at most `maxTrackedKeys` buckets. A dropped bucket was unused for a whole generation
+    /// and starts full again, which a key that is limited right now never is (it is in use).
+    private struct Generations {
+        var current: [String: Bucket] = [:]
+        var previous: [String: Bucket] = [:]
     }
+    private let generations = Mutex(Generations())
+    private let generationSize: Int
+
+    public init(limit: RateLimit, maxTrackedKeys: Int = 100_000) {
+        self.limit = limit
+        self.generationSize = max(1, maxTrackedKeys / 2)
+    }
+
+    /// Buckets held now (for tests and metrics).
+    public var trackedKeys: Int { generations.withLock { $0.current.count + $0.previous.count } }
 
     /// Takes `cost` tokens; returns nil when allowed, or the seconds to wait before retrying.
     public func take(_ key: String, cost: Double = 1, now: ContinuousClock.Instant = .now) -> Int? {
@@ -39,27 +52,23 @@ public final class RateLimiter: Sendable {
     }
 
     private func update(_ key: String, cost: Double, consume: Bool, now: ContinuousClock.Instant) -> Int? {
-        buckets.withLock { buckets in
-            if buckets.count > Self.maxTrackedKeys { Self.evictFull(&buckets, limit: limit, now: now) }
-            var bucket = buckets[key] ?? Bucket(tokens: limit.burst, updated: now)
+        generations.withLock { g in
+            var bucket = g.current[key] ?? g.previous.removeValue(forKey: key) ?? Bucket(tokens: limit.burst, updated: now)
             let elapsed = Double((now - bucket.updated).components.attoseconds) / 1e18 + Double((now - bucket.updated).components.seconds)
             bucket.tokens = min(limit.burst, bucket.tokens + elapsed * limit.perSecond)
             bucket.updated = now
-            guard bucket.tokens >= cost else {
-                buckets[key] = bucket
-                return max(1, Int(((cost - bucket.tokens) / limit.perSecond).rounded(.up)))
+            var answer: Int?
+            if bucket.tokens >= cost {
+                if consume { bucket.tokens -= cost }
+            } else {
+                answer = max(1, Int(((cost - bucket.tokens) / limit.perSecond).rounded(.up)))
             }
-            if consume { bucket.tokens -= cost }
-            buckets[key] = bucket
-            return nil
-        }
-    }
-
-    /// Forgets buckets that have refilled completely: they behave exactly like new ones.
-    private static func evictFull(_ buckets: inout [String: Bucket], limit: RateLimit, now: ContinuousClock.Instant) {
-        buckets = buckets.filter { _, bucket in
-            let elapsed = Double((now - bucket.updated).components.seconds)
-            return bucket.tokens + elapsed * limit.perSecond < limit.burst
+            if g.current[key] == nil && g.current.count >= generationSize {
+                g.previous = g.current
+                g.current = [:]
+            }
+            g.current[key] = bucket
+            return answer
         }
     }
 }
